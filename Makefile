@@ -1,0 +1,73 @@
+# configmgr.cmg: `make demo` runs the main job, `make test` runs every check. Both start from
+# a bare machine with Python 3 and make: they create .venv and install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/.build/collections
+LINK := $(COLLECTIONS)/ansible_collections/configmgr/cmg
+SANITY_ROOT := $(CURDIR)/.build/sanity
+SANITY_TREE := $(SANITY_ROOT)/ansible_collections/configmgr/cmg
+PYTEST_WORKERS ?= 2
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(BIN):$(PATH)
+
+.PHONY: demo test venv collection system-deps units integration sanity lint changelog-lint build molecule clean
+
+demo: venv collection
+	$(BIN)/python tests/demo.py
+
+test: venv collection system-deps units integration sanity lint changelog-lint build molecule
+	@echo "make test: all checks passed"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The collection as Ansible finds it: a link from .build/collections to this working tree.
+collection:
+	@mkdir -p $(dir $(LINK))
+	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
+
+# Programs from the distribution that the tests run for real: BIND 9 (RFC 2136, propagation)
+# and the openssl CLI (an oracle independent of our own code).
+system-deps:
+	@if ! command -v named >/dev/null || ! command -v openssl >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils openssl >/dev/null; \
+	  else echo "install BIND 9 (named) and openssl, e.g. sudo apt-get install bind9 bind9-utils openssl"; exit 1; fi; \
+	fi
+
+units: venv collection
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/unit
+
+integration: venv collection system-deps
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/integration
+
+# ansible-test runs in a copy of the tracked files, laid out as ansible_collections/configmgr/cmg.
+sanity: venv
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_TREE)
+	git ls-files -z --cached --others --exclude-standard | grep -zv '^tests/output/' | xargs -0 cp --parents -t $(SANITY_TREE)
+	cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no --exclude tests/demo.py
+
+lint: venv collection
+	$(BIN)/ansible-lint --offline --profile production roles playbooks
+
+changelog-lint: venv
+	$(BIN)/antsibull-changelog lint
+
+build: venv
+	rm -rf .build/dist && $(BIN)/ansible-galaxy collection build --force --output-path .build/dist >/dev/null
+	@ls .build/dist/configmgr-cmg-*.tar.gz
+
+molecule: venv collection
+	@if [ -d extensions/molecule ]; then cd extensions && $(BIN)/molecule test; else echo "molecule: no scenario yet"; fi
+
+clean:
+	rm -rf .build .venv .pytest_cache

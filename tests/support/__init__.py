@@ -1,0 +1,1 @@
+"""Shared test machinery: the local Azure sandbox, a real BIND server, the PKI corpus, Ansible runs."""
