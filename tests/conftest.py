@@ -7,6 +7,7 @@ from typing import Iterator
 import pytest
 
 from tests.support.azure_sandbox import AzureSandbox
+from tests.support.bind import BindServer, bind_server as _bind_server_body
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +25,9 @@ def azure_sandbox(azure_sandbox_server: AzureSandbox) -> Iterator[AzureSandbox]:
     azure_sandbox_server.metadata_format = "list"
     yield azure_sandbox_server
     azure_sandbox_server.reset()
+
+
+@pytest.fixture(scope="session")
+def bind_server() -> Iterator[BindServer]:
+    """One real BIND 9 named (contoso.test, fabrikam.test) per test process."""
+    yield from _bind_server_body()

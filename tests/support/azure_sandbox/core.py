@@ -251,8 +251,8 @@ class AzureSandbox:
         return arm_error(404, "NotFound", f"The sandbox has no route for {request.method} {request.path}.")
 
     def _authorized(self, request: Request) -> bool:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and token in self.tokens
+        parts = request.headers.get("authorization", "").split(" ", 1)
+        return len(parts) == 2 and parts[0].lower() == "bearer" and parts[1] in self.tokens
 
     def _metadata(self) -> Any:
         if self.metadata_format == "2015":
