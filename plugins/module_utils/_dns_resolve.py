@@ -1,0 +1,222 @@
+# Copyright (c) configmgr.cmg contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Propagation: ask a zone's authoritative name servers directly until they answer the CNAME.
+
+No recursive resolver is involved: each server is queried with dnspython (non-recursive), so a
+stale cache cannot make a change look done. Servers come from the zone's NS records (or from the
+``nameservers`` option as ``host`` or ``host:port``); host names are resolved through a given
+authoritative server first (in-zone name servers) and then through the system resolver.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from ._errors import DnsError, MissingDependencyError
+
+DNS_PORT = 53
+
+
+@dataclass(frozen=True)
+class NameServer:
+    """One server to query: the name it was given as, its address and port."""
+
+    name: str
+    address: str
+    port: int = DNS_PORT
+
+    @property
+    def label(self) -> str:
+        """How the server is shown in results and messages."""
+        where = f"{self.address}:{self.port}" if self.port != DNS_PORT else self.address
+        return where if self.name == self.address else f"{self.name} ({where})"
+
+
+def dns_modules():
+    """Import dnspython lazily; a missing package becomes MissingDependencyError."""
+    try:
+        import dns.exception
+        import dns.flags
+        import dns.message
+        import dns.name
+        import dns.query
+        import dns.rcode
+        import dns.rdatatype
+    except ImportError as exc:
+        raise MissingDependencyError("dnspython", exc) from exc
+    return dns
+
+
+def normalize_name(name: str | None) -> str | None:
+    """Lower case, no trailing dot: how names compare."""
+    return name.rstrip(".").lower() if name else name
+
+
+def split_host_port(value: str, default_port: int = DNS_PORT) -> tuple[str, int]:
+    """``host``, ``host:port``, ``v6addr`` or ``[v6addr]:port`` -> (host, port)."""
+    text = str(value).strip()
+    if not text:
+        raise DnsError("an empty name server was given: use 'host' or 'host:port'")
+    if text.startswith("["):
+        host, _bracket, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, ""
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise DnsError(f"the name server {value!r} has an invalid port: use 'host' or 'host:port'")
+    return host, int(port_text)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def query(server: tuple[str, int], qname: str, rdtype: str, timeout: float, tcp: bool = False):
+    """One non-recursive query to ``server``; returns the dnspython response (raises on network errors)."""
+    dns = dns_modules()
+    message = dns.message.make_query(qname, rdtype)
+    message.flags &= ~dns.flags.RD
+    if tcp:
+        return dns.query.tcp(message, server[0], port=server[1], timeout=timeout)
+    response = dns.query.udp(message, server[0], port=server[1], timeout=timeout)
+    if response.flags & dns.flags.TC:
+        response = dns.query.tcp(message, server[0], port=server[1], timeout=timeout)
+    return response
+
+
+def _addresses_via(host: str, via: tuple[str, int] | None, timeout: float) -> list[str]:
+    if via is None:
+        return []
+    dns = dns_modules()
+    found = []
+    for rdtype in ("A", "AAAA"):
+        try:
+            response = query(via, host, rdtype, timeout)
+        except (OSError, dns.exception.DNSException):
+            continue
+        for rrset in response.answer:
+            found.extend(rdata.address for rdata in rrset if hasattr(rdata, "address"))
+    return found
+
+
+def resolve_host(host: str, via: tuple[str, int] | None = None, timeout: float = 3.0) -> list[str]:
+    """Addresses of ``host``: itself if an IP, else via an authoritative server, else the system resolver."""
+    name = host.rstrip(".")
+    if _is_address(name):
+        return [name]
+    found = _addresses_via(name, via, timeout)
+    if found:
+        return found
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_UDP)
+    except socket.gaierror:
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def servers_from_option(values: Iterable[str], timeout: float = 3.0) -> list[NameServer]:
+    """The ``nameservers`` option: each ``host`` or ``host:port`` resolved to its addresses."""
+    servers = []
+    for value in values:
+        host, port = split_host_port(value)
+        addresses = resolve_host(host, timeout=timeout)
+        if not addresses:
+            raise DnsError(f"the name server {host!r} does not resolve to an address")
+        servers.extend(NameServer(host, address, port) for address in addresses)
+    return servers
+
+
+def servers_from_names(names: Iterable[str], port: int = DNS_PORT, via: tuple[str, int] | None = None,
+                       timeout: float = 3.0) -> list[NameServer]:
+    """Name server host names (a zone's NS targets) resolved to addresses; unresolvable names fail."""
+    servers, missing = [], []
+    for name in names:
+        host = name.rstrip(".").lower()
+        addresses = resolve_host(host, via, timeout)
+        if not addresses:
+            missing.append(host)
+        servers.extend(NameServer(host, address, port) for address in addresses)
+    if not servers:
+        raise DnsError(f"none of the zone's name servers resolve to an address: {', '.join(missing) or 'none listed'}; "
+                       "give them with the nameservers option")
+    return servers
+
+
+def zone_nameservers(zone: str, via: tuple[str, int], port: int = DNS_PORT, timeout: float = 3.0) -> list[NameServer]:
+    """The zone's authoritative servers from its NS records, asked of ``via``."""
+    dns = dns_modules()
+    try:
+        response = query(via, zone, "NS", timeout)
+    except (OSError, dns.exception.DNSException) as exc:
+        raise DnsError(f"cannot read the NS records of {zone} from {via[0]}:{via[1]}: {exc}") from exc
+    names = [rdata.target.to_text() for rrset in response.answer
+             if rrset.rdtype == dns.rdatatype.NS for rdata in rrset]
+    if not names:
+        raise DnsError(f"the zone {zone} has no NS records on {via[0]}:{via[1]}; give the servers with the nameservers option")
+    return servers_from_names(names, port, via, timeout)
+
+
+def answered_target(server: NameServer, fqdn: str, timeout: float) -> str:
+    """What ``server`` answers for the CNAME at ``fqdn``: the target, or a short description."""
+    dns = dns_modules()
+    try:
+        response = query((server.address, server.port), fqdn, "CNAME", timeout)
+    except dns.exception.Timeout:
+        return "no answer (timeout)"
+    except (OSError, dns.exception.DNSException) as exc:
+        return f"error ({exc})"
+    rcode = response.rcode()
+    if rcode != dns.rcode.NOERROR:
+        return dns.rcode.to_text(rcode)
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.CNAME and normalize_name(rrset.name.to_text()) == normalize_name(fqdn):
+            return normalize_name(rrset[0].target.to_text())
+    return "no CNAME"
+
+
+def _matches(answer: str, target: str | None) -> bool:
+    if target is None:
+        return answer in ("NXDOMAIN", "no CNAME")
+    return answer == normalize_name(target)
+
+
+def wait_for_cname(fqdn: str, target: str | None, servers: list[NameServer], timeout: float,
+                   interval: float = 0.5, clock: Callable[[], float] = time.monotonic) -> list[dict[str, object]]:
+    """Query every server until each answers ``fqdn CNAME target`` (``target`` None: no CNAME).
+
+    Returns one ``{server, answer, ok}`` per server; raises DnsError on timeout listing what each
+    server still answers.
+    """
+    deadline = clock() + timeout
+    done: dict[NameServer, str] = {}
+    pending: dict[NameServer, str] = {}
+    while True:
+        for server in [item for item in servers if item not in done]:
+            answer = answered_target(server, fqdn, min(2.0, max(timeout, 0.2)))
+            if _matches(answer, target):
+                done[server] = answer
+                pending.pop(server, None)
+            else:
+                pending[server] = answer
+        if not pending or clock() >= deadline:
+            break
+        time.sleep(min(interval, max(0.0, deadline - clock())))
+    results = [{"server": server.label, "answer": done.get(server, pending.get(server)), "ok": server in done}
+               for server in servers]
+    if pending:
+        wanted = f"CNAME {normalize_name(target)}" if target else "no CNAME"
+        still = "; ".join(f"{server.label} answers {answer}" for server, answer in pending.items())
+        raise DnsError(f"{fqdn} did not propagate within {timeout:g}s (wanted {wanted}): {still}", propagation=results)
+    return results

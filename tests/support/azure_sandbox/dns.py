@@ -1,0 +1,248 @@
+"""Azure DNS (Microsoft.Network/dnsZones, api-version 2018-05-01) in the sandbox.
+
+Zones (list in a subscription or resource group, get) and record sets (get, put, delete for any
+type; list of a zone) in the shapes of Microsoft's examples (``dns_zones_get.json``,
+``dns_recordsets_*_cname.json``), with ETag semantics: ``If-Match`` and ``If-None-Match: *`` give
+412 PreconditionFailed, a CNAME beside other record types (or the reverse) gives 409 Conflict.
+:func:`inject_race` changes a record set just before the next write to it arrives, as a concurrent
+writer would between the module's read and its write.
+
+State: ``sb.state["dns"] = {"zones": {"<rg>/<zone>": zone}, "races": [...]}``, where a zone is
+``{"name", "resourceGroup", "nameServers", "tags", "etag", "records": {"<name>/<TYPE>": record set}}``
+(keys lower case) and a record set is stored in its REST shape.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Optional
+
+from .core import AzureSandbox, Request, Response, arm_error, route, seeder
+
+DEFAULT_NAME_SERVERS = ["ns1-01.azure-dns.com.", "ns2-01.azure-dns.net.", "ns3-01.azure-dns.org.", "ns4-01.azure-dns.info."]
+_PROVIDER = r"/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)/providers/Microsoft\.Network/dnsZones"
+_ZONE = _PROVIDER + r"/(?P<zone>[^/]+)"
+_RECORD = _ZONE + r"/(?P<rtype>A|AAAA|CAA|CNAME|MX|NS|PTR|SOA|SRV|TXT)/(?P<name>[^/]+)"
+
+
+def _dns(sb: AzureSandbox) -> dict[str, Any]:
+    return sb.state.setdefault("dns", {"zones": {}, "races": []})
+
+
+def _etag() -> str:
+    return str(uuid.uuid4())
+
+
+def add_zone(sb: AzureSandbox, name: str, resource_group: str = "rg-dns",
+             name_servers: Optional[list[str]] = None, tags: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """Create a zone in the sandbox (state only, not a request)."""
+    zone = {"name": name.lower().rstrip("."), "resourceGroup": resource_group, "etag": _etag(),
+            "nameServers": list(name_servers or DEFAULT_NAME_SERVERS), "tags": dict(tags or {}), "records": {}}
+    _dns(sb)["zones"][f"{resource_group.lower()}/{zone['name']}"] = zone
+    return zone
+
+
+def _record_key(name: str, rtype: str) -> str:
+    return f"{name.lower()}/{rtype.upper()}"
+
+
+def put_record(sb: AzureSandbox, zone: str, name: str, rtype: str, properties: dict[str, Any],
+               resource_group: str = "rg-dns") -> dict[str, Any]:
+    """Store a record set (state only): ``properties`` as in the REST body (``TTL``, ``CNAMERecord``...)."""
+    found = _zone(sb, resource_group, zone)
+    if found is None:
+        raise KeyError(f"no sandbox zone {resource_group}/{zone}")
+    record = _record_body(sb, found, name, rtype, properties)
+    found["records"][_record_key(name, rtype)] = record
+    return record
+
+
+def get_record(sb: AzureSandbox, zone: str, name: str, rtype: str = "CNAME",
+               resource_group: str = "rg-dns") -> Optional[dict[str, Any]]:
+    """The stored record set, or None."""
+    found = _zone(sb, resource_group, zone)
+    return None if found is None else found["records"].get(_record_key(name, rtype))
+
+
+def inject_race(sb: AzureSandbox, zone: str, name: str, properties: Optional[dict[str, Any]], rtype: str = "CNAME",
+                times: int = 1, resource_group: str = "rg-dns", when_writing: str = "CNAME") -> None:
+    """Before each of the next ``times`` writes to ``name``/``when_writing``, store the ``rtype`` record set
+    ``properties`` (None: delete it): a concurrent writer between the module's read and its write."""
+    _dns(sb)["races"].append({"group": resource_group.lower(), "zone": zone.lower(),
+                              "trigger": _record_key(name, when_writing), "key": _record_key(name, rtype),
+                              "name": name, "rtype": rtype.upper(), "properties": properties, "remaining": times})
+
+
+@seeder("dns")
+def seed_dns(sb: AzureSandbox, data: Any) -> None:
+    """``{"zones": [{"name", "resourceGroup", "nameServers", "records": [{"name", "type", "properties"}]}]}``."""
+    for zone in data.get("zones", []):
+        group = zone.get("resourceGroup", "rg-dns")
+        add_zone(sb, zone["name"], group, zone.get("nameServers"), zone.get("tags"))
+        for record in zone.get("records", []):
+            put_record(sb, zone["name"], record["name"], record["type"], record["properties"], group)
+
+
+def _zone(sb: AzureSandbox, group: str, name: str) -> Optional[dict[str, Any]]:
+    return _dns(sb)["zones"].get(f"{group.lower()}/{name.lower().rstrip('.')}")
+
+
+def _zone_body(sb: AzureSandbox, zone: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"/subscriptions/{sb.subscription_id}/resourceGroups/{zone['resourceGroup']}/providers/Microsoft.Network/"
+              f"dnsZones/{zone['name']}",
+        "etag": zone["etag"],
+        "location": "global",
+        "name": zone["name"],
+        "type": "Microsoft.Network/dnsZones",
+        "properties": {"maxNumberOfRecordSets": 10000, "numberOfRecordSets": len(zone["records"]) + 2,
+                       "nameServers": list(zone["nameServers"])},
+        "tags": dict(zone["tags"]),
+    }
+
+
+def _record_body(sb: AzureSandbox, zone: dict[str, Any], name: str, rtype: str, properties: dict[str, Any]) -> dict[str, Any]:
+    kept = {key: value for key, value in properties.items() if key not in ("fqdn", "provisioningState")}
+    kept.setdefault("metadata", {})
+    kept["fqdn"] = f"{name}.{zone['name']}"
+    kept["provisioningState"] = "Succeeded"
+    return {
+        "id": f"/subscriptions/{sb.subscription_id}/resourceGroups/{zone['resourceGroup']}/providers/Microsoft.Network/"
+              f"dnsZones/{zone['name']}/{rtype.upper()}/{name}",
+        "etag": _etag(),
+        "name": name,
+        "type": f"Microsoft.Network/dnsZones/{rtype.upper()}",
+        "properties": kept,
+    }
+
+
+def _wrong_subscription(sb: AzureSandbox, subscription: str) -> Optional[Response]:
+    if subscription.lower() != sb.subscription_id.lower():
+        return arm_error(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
+    return None
+
+
+def _zone_missing(group: str, zone: str) -> Response:
+    return arm_error(404, "ResourceNotFound",
+                     f"The Resource 'Microsoft.Network/dnszones/{zone}' under resource group '{group}' was not found.")
+
+
+@route("GET", r"/subscriptions/(?P<subscription>[^/]+)/providers/Microsoft\.Network/dnszones")
+def list_zones(sb: AzureSandbox, request: Request, subscription: str) -> Response:
+    """Zones_List: every zone of the subscription."""
+    return _wrong_subscription(sb, subscription) or Response(
+        200, {"value": [_zone_body(sb, zone) for zone in _dns(sb)["zones"].values()]})
+
+
+@route("GET", _PROVIDER)
+def list_zones_in_group(sb: AzureSandbox, request: Request, subscription: str, group: str) -> Response:
+    """Zones_ListByResourceGroup."""
+    zones = [_zone_body(sb, zone) for zone in _dns(sb)["zones"].values() if zone["resourceGroup"].lower() == group.lower()]
+    return _wrong_subscription(sb, subscription) or Response(200, {"value": zones})
+
+
+@route("GET", _ZONE)
+def get_zone(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str) -> Response:
+    """Zones_Get."""
+    found = _zone(sb, group, zone)
+    if found is None:
+        return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
+    return _wrong_subscription(sb, subscription) or Response(200, _zone_body(sb, found))
+
+
+@route("GET", _ZONE + r"/(?P<kind>recordsets|all)")
+def list_records(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, kind: str) -> Response:
+    """RecordSets_ListByDnsZone / ListAllByDnsZone (one page)."""
+    found = _zone(sb, group, zone)
+    if found is None:
+        return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
+    return Response(200, {"value": list(found["records"].values())})
+
+
+def _not_found(name: str, group: str, subscription: str) -> Response:
+    return arm_error(404, "NotFound",
+                     f"The resource record '{name}' does not exist in resource group '{group}' of subscription "
+                     f"'{subscription}'.")
+
+
+def _run_race(sb: AzureSandbox, zone: dict[str, Any], key: str) -> None:
+    for race in _dns(sb)["races"]:
+        if race["remaining"] > 0 and race["zone"] == zone["name"] and race["group"] == zone["resourceGroup"].lower() \
+                and race["trigger"] == key:
+            race["remaining"] -= 1
+            if race["properties"] is None:
+                zone["records"].pop(race["key"], None)
+            else:
+                zone["records"][race["key"]] = _record_body(sb, zone, race["name"], race["rtype"], race["properties"])
+
+
+def _precondition(request: Request, existing: Optional[dict[str, Any]]) -> Optional[Response]:
+    if_match = request.headers.get("if-match")
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match == "*" and existing is not None:
+        return arm_error(412, "PreconditionFailed", "The record set already exists (If-None-Match: *).")
+    if if_match is not None and if_match != "*" and (existing is None or existing["etag"] != if_match):
+        return arm_error(412, "PreconditionFailed",
+                         "The condition 'If-Match' was not met: the record set has been modified or deleted.")
+    if if_match == "*" and existing is None:
+        return arm_error(412, "PreconditionFailed", "The record set does not exist (If-Match: *).")
+    return None
+
+
+def _conflict(zone: dict[str, Any], name: str, rtype: str) -> Optional[Response]:
+    others = sorted(key.split("/")[1] for key in zone["records"] if key.split("/")[0] == name.lower()
+                    and key.split("/")[1] != rtype.upper())
+    if others and (rtype.upper() == "CNAME" or "CNAME" in others):
+        return arm_error(409, "Conflict",
+                         f"The record set {name} of type {rtype.upper()} conflicts with existing record sets of type "
+                         f"{', '.join(others)}: a CNAME record set cannot coexist with other record sets of the same name.")
+    return None
+
+
+@route("GET", _RECORD)
+def get_record_set(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, rtype: str,
+                   name: str) -> Response:
+    """RecordSets_Get."""
+    found = _zone(sb, group, zone)
+    if found is None:
+        return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
+    record = found["records"].get(_record_key(name, rtype))
+    return Response(200, record) if record else _not_found(name, group, subscription)
+
+
+@route("PUT", _RECORD)
+def put_record_set(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, rtype: str,
+                   name: str) -> Response:
+    """RecordSets_CreateOrUpdate: 201 on create, 200 on update, with a new etag."""
+    found = _zone(sb, group, zone)
+    if found is None:
+        return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
+    key = _record_key(name, rtype)
+    _run_race(sb, found, key)
+    existing = found["records"].get(key)
+    failure = _precondition(request, existing) or _conflict(found, name, rtype)
+    if failure is not None:
+        return failure
+    properties = (request.body or {}).get("properties", {})
+    record = _record_body(sb, found, name, rtype, properties)
+    found["records"][key] = record
+    return Response(200 if existing else 201, record)
+
+
+@route("DELETE", _RECORD)
+def delete_record_set(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, rtype: str,
+                      name: str) -> Response:
+    """RecordSets_Delete: 200 when deleted, 204 when there was nothing to delete."""
+    found = _zone(sb, group, zone)
+    if found is None:
+        return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
+    key = _record_key(name, rtype)
+    _run_race(sb, found, key)
+    existing = found["records"].get(key)
+    failure = _precondition(request, existing)
+    if failure is not None:
+        return failure
+    if existing is None:
+        return Response(204)
+    del found["records"][key]
+    return Response(200)

@@ -1,0 +1,211 @@
+# Copyright (c) configmgr.cmg contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The CNAME in Azure DNS: the real azure-mgmt-dns SDK over HTTPS against the local sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ansible_collections.configmgr.cmg.plugins.module_utils._cname import run_cname
+from ansible_collections.configmgr.cmg.plugins.module_utils._errors import DnsError, NamingError
+from tests.support.azure_sandbox import AzureSandbox
+from tests.support.azure_sandbox import dns as sandbox_dns
+
+TARGET = "granitefalls.westus.cloudapp.azure.com"
+OTHER = "granitefalls.eastus.cloudapp.azure.com"
+RECORD_PATH = (f"/subscriptions/{AzureSandbox.subscription_id}/resourceGroups/rg-dns/providers/Microsoft.Network/"
+               "dnsZones/contoso.com/CNAME/granitefalls")
+
+
+@pytest.fixture
+def sb(azure_sandbox: AzureSandbox, monkeypatch: pytest.MonkeyPatch) -> AzureSandbox:
+    """The sandbox with contoso.com (rg-dns), eu.contoso.com (rg-eu) and the environment pointing at it."""
+    for key, value in azure_sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    sandbox_dns.add_zone(azure_sandbox, "contoso.com")
+    sandbox_dns.add_zone(azure_sandbox, "eu.contoso.com", "rg-eu")
+    return azure_sandbox
+
+
+def _run(check_mode: bool = False, **params: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {"service_name": "GraniteFalls.contoso.com", "target": TARGET, "wait": False}
+    values.update(params)
+    return run_cname(values, check_mode=check_mode)
+
+
+def _cname(target: str, ttl: int = 3600, metadata: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"TTL": ttl, "CNAMERecord": {"cname": target}, "metadata": metadata or {}}
+
+
+def _stored(sb: AzureSandbox, name: str = "granitefalls") -> dict[str, Any] | None:
+    return sandbox_dns.get_record(sb, "contoso.com", name)
+
+
+def test_create_then_rerun_sends_no_put(sb: AzureSandbox) -> None:
+    created = _run(metadata={"change": "CHG1"})
+    stored = _stored(sb)
+    assert stored is not None
+    assert created["changed"] is True
+    assert created["record"] == {"fqdn": "granitefalls.contoso.com", "target": TARGET, "ttl": 3600,
+                                 "etag": stored["etag"], "zone": "contoso.com", "provider": "azure_dns"}
+    assert stored["properties"]["CNAMERecord"] == {"cname": TARGET}
+    assert stored["properties"]["metadata"] == {"change": "CHG1", "managed-by": "configmgr.cmg.cmg_cname"}
+    put = sb.writes()
+    assert [(r.method, r.path, r.headers.get("if-none-match"), r.headers.get("if-match")) for r in put] == [
+        ("PUT", RECORD_PATH, "*", None)]
+    assert put[0].query["api-version"] == "2018-05-01"
+    assert put[0].body == {"properties": {"metadata": {"change": "CHG1", "managed-by": "configmgr.cmg.cmg_cname"},
+                                          "TTL": 3600, "CNAMERecord": {"cname": TARGET}}}
+
+    sb.clear_requests()
+    again = _run(metadata={"change": "CHG1"})
+    assert again["changed"] is False
+    assert sb.writes() == []
+    assert [(r.method, r.path) for r in sb.arm_requests()][-1] == ("GET", RECORD_PATH)
+
+
+def test_ttl_change_updates_with_if_match_and_keeps_foreign_metadata(sb: AzureSandbox) -> None:
+    before = sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME",
+                                    _cname(TARGET, 3600, {"owner": "network-team", "managed-by": "configmgr.cmg.cmg_cname"}))
+    result = _run(ttl=300)
+    assert (result["changed"], result["record"]["ttl"]) == (True, 300)
+    assert [(r.method, r.headers.get("if-match")) for r in sb.writes()] == [("PUT", before["etag"])]
+    assert _stored(sb)["properties"]["metadata"] == {"owner": "network-team", "managed-by": "configmgr.cmg.cmg_cname"}
+
+
+def test_missing_stamp_is_a_change(sb: AzureSandbox) -> None:
+    sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(TARGET))
+    assert _run()["changed"] is True
+    assert _stored(sb)["properties"]["metadata"] == {"managed-by": "configmgr.cmg.cmg_cname"}
+
+
+def test_target_change_fail_then_replace(sb: AzureSandbox) -> None:
+    sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(OTHER))
+    with pytest.raises(DnsError) as caught:
+        _run()
+    assert str(caught.value) == (f"granitefalls.contoso.com already is a CNAME for {OTHER}, not {TARGET}; nothing "
+                                 "changed (set on_conflict=replace to point it at the new target)")
+    assert caught.value.details == {"current_target": OTHER, "wanted_target": TARGET}
+    assert sb.writes() == []
+    replaced = _run(on_conflict="replace")
+    assert (replaced["changed"], replaced["record"]["target"]) == (True, TARGET)
+    assert _stored(sb)["properties"]["CNAMERecord"] == {"cname": TARGET}
+
+
+def test_region_derives_target(sb: AzureSandbox) -> None:
+    result = run_cname({"service_name": "GraniteFalls.contoso.com", "region": "West US", "wait": False})
+    assert result["record"]["target"] == TARGET
+
+
+def test_a_record_at_the_name_fails_and_stays(sb: AzureSandbox) -> None:
+    sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "A", {"TTL": 300, "ARecords": [{"ipv4Address": "10.1.2.3"}]})
+    sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "TXT", {"TTL": 300, "TXTRecords": [{"value": ["x"]}]})
+    with pytest.raises(DnsError) as caught:
+        _run(on_conflict="replace")
+    assert str(caught.value) == ("granitefalls.contoso.com already has A, TXT record(s): a CNAME cannot coexist with "
+                                 "other records and this module never deletes them; remove them or choose another name")
+    assert sb.writes() == []
+
+
+def test_conflict_409_names_the_other_records(sb: AzureSandbox) -> None:
+    sandbox_dns.inject_race(sb, "contoso.com", "granitefalls", {"TTL": 300, "ARecords": [{"ipv4Address": "10.1.2.3"}]},
+                            rtype="A")
+    with pytest.raises(DnsError) as caught:
+        _run()
+    assert str(caught.value).startswith("granitefalls.contoso.com already has A record(s): a CNAME cannot coexist")
+    assert _stored(sb) is None
+
+
+def test_apex_refused(sb: AzureSandbox) -> None:
+    with pytest.raises(NamingError, match=r"^contoso\.com is the apex of zone contoso\.com: a CNAME cannot stand at a zone apex"):
+        _run(service_name="contoso.com")
+    assert sb.writes() == []
+
+
+def test_zone_not_found(sb: AzureSandbox) -> None:
+    with pytest.raises(DnsError) as caught:
+        _run(service_name="GraniteFalls.fabrikam.com")
+    assert str(caught.value) == (f"no Azure DNS zone in subscription {sb.subscription_id} contains granitefalls.fabrikam.com; "
+                                 "create the zone, or give zone and resource_group")
+    with pytest.raises(DnsError, match=r"^the DNS zone contoso\.com was not found in resource group rg-eu of subscription"):
+        _run(zone="contoso.com", resource_group="rg-eu")
+
+
+def test_longest_zone_wins(sb: AzureSandbox) -> None:
+    result = _run(service_name="GraniteFalls.eu.contoso.com")
+    assert result["record"]["zone"] == "eu.contoso.com"
+    assert [r.path.split("/")[4] for r in sb.writes()] == ["rg-eu"]
+
+
+def test_412_race_rereads_and_reconciles_once(sb: AzureSandbox) -> None:
+    first = sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(TARGET, 3600))
+    sandbox_dns.inject_race(sb, "contoso.com", "granitefalls", _cname(TARGET, 600, {"owner": "someone"}))
+    result = _run(ttl=300)
+    writes = sb.writes()
+    assert [r.headers.get("if-match") for r in writes][0] == first["etag"]
+    assert len(writes) == 2 and writes[1].headers["if-match"] != first["etag"]
+    assert result["changed"] is True
+    assert _stored(sb)["properties"]["TTL"] == 300
+    assert _stored(sb)["properties"]["metadata"] == {"owner": "someone", "managed-by": "configmgr.cmg.cmg_cname"}
+
+
+def test_412_twice_fails_clearly(sb: AzureSandbox) -> None:
+    sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(TARGET, 3600))
+    sandbox_dns.inject_race(sb, "contoso.com", "granitefalls", _cname(TARGET, 600), times=2)
+    with pytest.raises(DnsError) as caught:
+        _run(ttl=300)
+    assert str(caught.value).startswith("granitefalls.contoso.com was changed by someone else twice while this task "
+                                        "updated it; nothing was overwritten, run the task again")
+    assert _stored(sb)["properties"]["TTL"] == 600
+
+
+def test_412_race_to_another_target_fails_without_overwriting(sb: AzureSandbox) -> None:
+    sandbox_dns.inject_race(sb, "contoso.com", "granitefalls", _cname(OTHER))
+    with pytest.raises(DnsError, match=f"already is a CNAME for {OTHER}, not {TARGET}; nothing changed"):
+        _run()
+    assert _stored(sb)["properties"]["CNAMERecord"] == {"cname": OTHER}
+
+
+def test_absent_matching_not_matching_already_gone(sb: AzureSandbox) -> None:
+    record = sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(OTHER))
+    with pytest.raises(DnsError) as caught:
+        _run(state="absent")
+    assert str(caught.value) == (f"granitefalls.contoso.com is a CNAME for {OTHER}, not the wanted target {TARGET}: not "
+                                 "deleted (set on_conflict=replace to delete it anyway)")
+    assert sb.writes() == []
+    removed = _run(state="absent", target=OTHER)
+    assert (removed["changed"], removed["record"]["target"]) == (True, None)
+    assert [(r.method, r.path, r.headers.get("if-match")) for r in sb.writes()] == [("DELETE", RECORD_PATH, record["etag"])]
+    sb.clear_requests()
+    gone = _run(state="absent", target=OTHER)
+    assert gone["changed"] is False
+    assert sb.writes() == []
+
+
+def test_check_mode_sends_no_write(sb: AzureSandbox) -> None:
+    created = _run(check_mode=True)
+    assert created["changed"] is True
+    sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(OTHER))
+    replaced = _run(check_mode=True, on_conflict="replace")
+    deleted = _run(check_mode=True, state="absent", target=OTHER)
+    assert (replaced["changed"], deleted["changed"]) == (True, True)
+    assert sb.writes() == []
+    assert _stored(sb)["properties"]["CNAMERecord"] == {"cname": OTHER}
+
+
+def test_diff_before_after(sb: AzureSandbox) -> None:
+    sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(OTHER, 60, {"owner": "it"}))
+    result = _run(on_conflict="replace")
+    assert result["diff"] == {
+        "before": {"fqdn": "granitefalls.contoso.com", "type": "CNAME", "target": OTHER, "ttl": 60,
+                   "metadata": {"owner": "it"}},
+        "after": {"fqdn": "granitefalls.contoso.com", "type": "CNAME", "target": TARGET, "ttl": 3600,
+                  "metadata": {"managed-by": "configmgr.cmg.cmg_cname", "owner": "it"}},
+    }
+
+
+def test_target_and_region_together_refused(sb: AzureSandbox) -> None:
+    with pytest.raises(DnsError, match="give target or region, not both"):
+        _run(region="westus")
