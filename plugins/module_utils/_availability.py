@@ -1,0 +1,350 @@
+# Copyright (c) configmgr.cmg contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Are the Azure names of a CMG free? The logic of ``configmgr.cmg.cmg_name_available``.
+
+Three names must be free: the public IP DNS label in the region (``<label>.<region>.cloudapp...``),
+the Key Vault name and, for a content-enabled CMG, the storage account name.
+
+``method=arm`` asks Resource Manager's three name checks, concurrently. A taken name may be ours:
+then the subscription's public IPs, key vaults and storage accounts are searched and a match is
+``owned`` (usable, so a re-run after the CMG exists stays green); a Key Vault name held by a
+soft-deleted vault of this subscription is ``soft_deleted``, with the purge and recover commands.
+
+``method=dns`` needs no credential: it resolves the names with dnspython and calls a name free on
+NXDOMAIN. It is a heuristic (a soft-deleted vault or a label without a record looks free).
+
+Invalid names are reported as ``invalid`` without asking Azure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from ._azure import AzureSession, run_concurrently
+from ._errors import DnsError, MissingDependencyError, NamingError
+from ._naming import CloudNames, cloud_names, derive_names
+
+CHECKS = ("dns_label", "key_vault", "storage_account")
+USABLE = ("available", "owned")
+
+#: The Azure RBAC action each ARM check needs (docs/permissions.md).
+PERMISSIONS = {
+    "dns_label": "Microsoft.Network/locations/checkDnsNameAvailability/read",
+    "key_vault": "Microsoft.KeyVault/checkNameAvailability/read",
+    "storage_account": "Microsoft.Storage/checknameavailability/read",
+}
+
+HEURISTIC_NOTE = ("method=dns is a heuristic: a name that does not resolve (NXDOMAIN) is called available, but Azure may "
+                  "still hold it (a soft-deleted Key Vault, a label or account without a DNS record); use method=arm "
+                  "for an authoritative answer")
+
+_WHAT = {"dns_label": "public IP DNS label", "key_vault": "Key Vault name", "storage_account": "storage account name"}
+
+
+@dataclass
+class NameStatus:
+    """The verdict on one name."""
+
+    name: str
+    status: str  # available | owned | soft_deleted | taken | invalid
+    reason: str | None = None
+    message: str | None = None
+    resource_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``resources.<check>`` entry of the result."""
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------------------------
+# Names and checks
+# ------------------------------------------------------------------------------------------------
+
+def default_checks(content_enabled: bool) -> list[str]:
+    """dns_label and key_vault, plus storage_account for a content-enabled CMG."""
+    return list(CHECKS) if content_enabled else ["dns_label", "key_vault"]
+
+
+_PLACEHOLDER_DOMAIN = "cmg.invalid"
+
+
+def plan(service_name: str | None, region: str | None, content_enabled: bool, checks: Sequence[str] | None,
+         cloud: str, prefix: str | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The derived names and the checks to run (raises NamingError on bad input).
+
+    With only a ``prefix``, the names are derived from it and ``service_name`` is None.
+    """
+    if service_name:
+        names = derive_names(service_name, region=region, cloud=cloud, content_enabled=content_enabled, prefix=prefix)
+    elif prefix:
+        names = derive_names(f"{prefix.strip()}.{_PLACEHOLDER_DOMAIN}", region=region, cloud=cloud,
+                             content_enabled=content_enabled)
+        names.update(service_name=None, cname_required=None)
+    else:
+        raise NamingError("give the CMG service_name (the certificate name) or its prefix")
+    wanted = list(dict.fromkeys(checks)) if checks else default_checks(content_enabled)
+    unknown = [check for check in wanted if check not in CHECKS]
+    if unknown:
+        raise NamingError(f"unknown check(s) {', '.join(unknown)}: use {', '.join(CHECKS)}")
+    if "dns_label" in wanted and not names["region"]:
+        raise NamingError("a region is required for the dns_label check, for example region=westus")
+    return names, wanted
+
+
+def _check_name(names: Mapping[str, Any], check: str) -> str:
+    return str({"dns_label": names["dns_label"], "key_vault": names["key_vault_name"],
+                "storage_account": names["storage_account_name"]}[check])
+
+
+def invalid_names(names: Mapping[str, Any], checks: Sequence[str]) -> dict[str, NameStatus]:
+    """Checks whose name breaks Azure's naming rule, found without asking Azure."""
+    invalid = {}
+    for problem in names["problems"]:
+        check = problem["resource"]
+        if check in checks and check not in invalid:
+            invalid[check] = NameStatus(_check_name(names, check), "invalid", "AccountNameInvalid", problem["message"])
+    return invalid
+
+
+# ------------------------------------------------------------------------------------------------
+# ARM method
+# ------------------------------------------------------------------------------------------------
+
+def _find(items: Any, match: Callable[[Any], bool]) -> Any:
+    return next((item for item in items if match(item)), None)
+
+
+def _label_of(address: Any) -> str:
+    settings = getattr(address, "dns_settings", None)
+    return str(getattr(settings, "domain_name_label", "") or "").lower()
+
+
+def check_dns_label(session: AzureSession, label: str, region: str, domain: str) -> NameStatus:
+    """Public IP DNS label in the region: free, ours, or someone else's."""
+    network = session.client("network")
+    fqdn = f"{label}.{region}.{domain}"
+    result = session.call(f"checking the DNS label {label!r} in {region}", network.check_dns_name_availability, region,
+                          domain_name_label=label, permission=PERMISSIONS["dns_label"])
+    if result.available:
+        return NameStatus(label, "available", message=f"{fqdn} is free")
+    addresses = session.call("listing the public IP addresses of the subscription", lambda: list(network.public_ip_addresses.list_all()),
+                             permission="Microsoft.Network/publicIPAddresses/read")
+    mine = _find(addresses, lambda ip: _label_of(ip) == label and str(ip.location).lower() == region)
+    if mine is not None:
+        return NameStatus(label, "owned", "AlreadyExists", f"{fqdn} belongs to this subscription's public IP {mine.name}",
+                          mine.id)
+    return NameStatus(label, "taken", "AlreadyExists",
+                      f"{fqdn} is in use by another subscription or tenant: choose another prefix or region")
+
+
+def _check_result(session: AzureSession, check: str, name: str, operations: Any, resource_type: str) -> Any:
+    return session.call(f"checking the {_WHAT[check]} {name!r}", operations.check_name_availability,
+                        {"name": name, "type": resource_type}, permission=PERMISSIONS[check])
+
+
+def _refused(check: str, name: str, result: Any) -> NameStatus | None:
+    """available or invalid from a checkNameAvailability result; None when the name is taken."""
+    if result.name_available:
+        return NameStatus(name, "available", message=f"the {_WHAT[check]} {name!r} is free")
+    reason = str(getattr(result.reason, "value", result.reason) or "")
+    if reason == "AccountNameInvalid":
+        return NameStatus(name, "invalid", "AccountNameInvalid", result.message)
+    return None
+
+
+def _soft_deleted(name: str, deleted: Any) -> NameStatus:
+    properties = deleted.properties
+    location = properties.location
+    commands = f"az keyvault recover --name {name} --location {location}"
+    if properties.purge_protection_enabled:
+        action = (f"purge protection is on, so recover it ({commands}) or wait until it is purged on "
+                  f"{properties.scheduled_purge_date}")
+    else:
+        action = f"purge it (az keyvault purge --name {name} --location {location}) or recover it ({commands})"
+    return NameStatus(name, "soft_deleted", "AlreadyExists",
+                      f"the Key Vault name {name!r} is held by a soft-deleted vault of this subscription (deleted "
+                      f"{properties.deletion_date}): {action}", deleted.id)
+
+
+def check_key_vault(session: AzureSession, name: str) -> NameStatus:
+    """Key Vault name: free, invalid, ours, soft-deleted by us, or someone else's."""
+    vaults = session.client("keyvault").vaults
+    result = _check_result(session, "key_vault", name, vaults, "Microsoft.KeyVault/vaults")
+    status = _refused("key_vault", name, result)
+    if status is not None:
+        return status
+    lowered = name.lower()
+    mine = _find(session.call("listing the key vaults of the subscription", lambda: list(vaults.list_by_subscription()),
+                              permission="Microsoft.KeyVault/vaults/read"),
+                 lambda vault: str(vault.name).lower() == lowered)
+    if mine is not None:
+        return NameStatus(name, "owned", "AlreadyExists", f"the Key Vault {mine.name} belongs to this subscription", mine.id)
+    deleted = _find(session.call("listing the deleted key vaults of the subscription", lambda: list(vaults.list_deleted()),
+                                 permission="Microsoft.KeyVault/locations/deletedVaults/read"),
+                    lambda vault: str(vault.name).lower() == lowered)
+    if deleted is not None:
+        return _soft_deleted(name, deleted)
+    return NameStatus(name, "taken", "AlreadyExists",
+                      f"the Key Vault name {name!r} is in use by another subscription or tenant (Key Vault names are "
+                      "global): choose another prefix")
+
+
+def check_storage_account(session: AzureSession, name: str) -> NameStatus:
+    """Storage account name: free, invalid, ours, or someone else's."""
+    accounts = session.client("storage").storage_accounts
+    result = _check_result(session, "storage_account", name, accounts, "Microsoft.Storage/storageAccounts")
+    status = _refused("storage_account", name, result)
+    if status is not None:
+        return status
+    mine = _find(session.call("listing the storage accounts of the subscription", lambda: list(accounts.list()),
+                              permission="Microsoft.Storage/storageAccounts/read"),
+                 lambda account: str(account.name).lower() == name.lower())
+    if mine is not None:
+        return NameStatus(name, "owned", "AlreadyExists", f"the storage account {mine.name} belongs to this subscription",
+                          mine.id)
+    return NameStatus(name, "taken", "AlreadyExists",
+                      f"the storage account name {name!r} is in use by another subscription or tenant (storage account "
+                      "names are global): choose another prefix")
+
+
+def check_arm(session: AzureSession, names: Mapping[str, Any], checks: Sequence[str]) -> dict[str, NameStatus]:
+    """Run the ARM checks concurrently."""
+    domain = cloud_names(session.cloud_name).cloudapp_domain
+    calls: dict[str, Callable[[], NameStatus]] = {
+        "dns_label": lambda: check_dns_label(session, str(names["dns_label"]), str(names["region"]), domain),
+        "key_vault": lambda: check_key_vault(session, _check_name(names, "key_vault")),
+        "storage_account": lambda: check_storage_account(session, _check_name(names, "storage_account")),
+    }
+    return run_concurrently({check: calls[check] for check in checks})
+
+
+# ------------------------------------------------------------------------------------------------
+# DNS method
+# ------------------------------------------------------------------------------------------------
+
+def dns_names(names: Mapping[str, Any], cloud: CloudNames) -> dict[str, str]:
+    """The host name each check resolves under the DNS method."""
+    return {
+        "dns_label": f"{names['dns_label']}.{names['region']}.{cloud.cloudapp_domain}",
+        "key_vault": f"{_check_name(names, 'key_vault').lower()}.{cloud.vault_suffix}",
+        "storage_account": f"{_check_name(names, 'storage_account')}.{cloud.blob_suffix}",
+    }
+
+
+def parse_nameserver(value: str) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address as (IP address, port)."""
+    text = value.strip()
+    host, port = text, 53
+    if text.startswith("["):
+        host, rest = text[1:].partition("]")[::2]
+        port_text = rest[1:] if rest.startswith(":") else ""
+        port = int(port_text) if port_text.isdigit() else 53
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        if not port_text.isdigit():
+            raise DnsError(f"the name server {value!r} has no valid port: use host or host:port")
+        port = int(port_text)
+    if not host or not 0 < port < 65536:
+        raise DnsError(f"the name server {value!r} is not host or host:port")
+    try:
+        return str(ipaddress.ip_address(host)), port
+    except ValueError:
+        pass
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][4][0], port
+    except OSError as exc:
+        raise DnsError(f"cannot resolve the name server {host!r}: {exc}") from None
+
+
+def _resolver(nameservers: Sequence[str] | None, timeout: float) -> Any:
+    try:
+        import dns.nameserver  # pylint: disable=import-outside-toplevel
+        import dns.resolver  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:
+        raise MissingDependencyError("dnspython", exc) from None
+    if nameservers:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [dns.nameserver.Do53Nameserver(*parse_nameserver(server)) for server in nameservers]
+    else:
+        resolver = dns.resolver.Resolver()
+    resolver.lifetime = timeout
+    resolver.timeout = timeout
+    return resolver
+
+
+def probe(resolver: Any, check: str, name: str, host: str) -> NameStatus:
+    """Resolve ``host``: NXDOMAIN means available (heuristic), any other answer taken."""
+    import dns.exception  # pylint: disable=import-outside-toplevel
+    import dns.resolver  # pylint: disable=import-outside-toplevel
+
+    try:
+        resolver.resolve(host, "A", search=False)
+    except dns.resolver.NXDOMAIN:
+        return NameStatus(name, "available", "NXDOMAIN", f"{host} does not resolve (heuristic: probably free)")
+    except dns.resolver.NoAnswer:
+        pass
+    except (dns.resolver.NoNameservers, dns.exception.Timeout) as exc:
+        raise DnsError(f"the DNS probe of {host} for the {_WHAT[check]} failed: {str(exc).splitlines()[0]}") from None
+    return NameStatus(name, "taken", "Resolves", f"{host} resolves, so the {_WHAT[check]} {name!r} is in use "
+                                                 "(heuristic: method=arm tells whether it is yours)")
+
+
+def check_dns(names: Mapping[str, Any], checks: Sequence[str], cloud: str, nameservers: Sequence[str] | None = None,
+              timeout: float = 5.0) -> dict[str, NameStatus]:
+    """Run the DNS probes concurrently."""
+    resolver = _resolver(nameservers, timeout)
+    hosts = dns_names(names, cloud_names(cloud))
+    return run_concurrently({check: (lambda check=check: probe(resolver, check, _check_name(names, check), hosts[check]))
+                             for check in checks})
+
+
+# ------------------------------------------------------------------------------------------------
+# The module's work
+# ------------------------------------------------------------------------------------------------
+
+def _summary(statuses: Mapping[str, NameStatus], available: bool) -> str:
+    if available:
+        return "every CMG name is available or already this subscription's"
+    blocked = [f"{check} {status.name!r} is {status.status.replace('_', '-')}" for check, status in statuses.items()
+               if status.status not in USABLE]
+    return "CMG names not available: " + "; ".join(blocked)
+
+
+def name_availability(options: Mapping[str, Any], environ: Mapping[str, str] | None = None,
+                      session_factory: Callable[..., AzureSession] = AzureSession.from_options) -> dict[str, Any]:
+    """The ``cmg_name_available`` result for the module's options (read-only, ``changed`` is false)."""
+    method = options.get("method") or "arm"
+    session = None
+    cloud = options.get("cloud_environment")
+    if method == "arm":
+        session = session_factory(options, environ)
+        cloud = session.cloud_name
+    elif cloud and "://" in str(cloud):
+        raise NamingError("method=dns needs a cloud name (AzureCloud or AzureUSGovernment), not a URL")
+    names, checks = plan(options.get("service_name"), options.get("region"), bool(options.get("content_enabled")),
+                         options.get("checks"), cloud_names(cloud).name, options.get("prefix"))
+    statuses = invalid_names(names, checks)
+    remaining = [check for check in checks if check not in statuses]
+    if session is not None:
+        with session:
+            statuses.update(check_arm(session, names, remaining))
+    else:
+        statuses.update(check_dns(names, remaining, names["cloud_environment"], options.get("nameservers")))
+    ordered = {check: statuses[check] for check in checks}
+    available = all(status.status in USABLE for status in ordered.values())
+    result: dict[str, Any] = {
+        "changed": False,
+        "available": available,
+        "resources": {check: status.as_dict() for check, status in ordered.items()},
+        "names": names,
+        "method": method,
+        "auth_source_used": session.auth_source_used if session is not None else None,
+        "msg": _summary(ordered, available),
+    }
+    if method == "dns":
+        result["heuristic"] = True
+        result["note"] = HEURISTIC_NOTE
+    return result

@@ -1,0 +1,1 @@
+"""Benchmarks that the repository can rerun (``python -m tests.benchmarks.<name>``)."""

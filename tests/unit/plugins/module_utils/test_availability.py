@@ -1,0 +1,152 @@
+"""Unit tests of the name availability logic, against the local Azure sandbox (real SDK over HTTPS)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.configmgr.cmg.plugins.module_utils._availability import (
+    HEURISTIC_NOTE, dns_names, name_availability, parse_nameserver, plan,
+)
+from ansible_collections.configmgr.cmg.plugins.module_utils._errors import DnsError, NamingError
+from ansible_collections.configmgr.cmg.plugins.module_utils._naming import cloud_names
+from tests.benchmarks.name_checks import measure
+
+SUB = "/subscriptions/00000000-1111-2222-3333-444444444444"
+
+
+@pytest.fixture
+def env(azure_sandbox, monkeypatch):
+    """The sandbox environment (REQUESTS_CA_BUNDLE also set in this process for the SDK)."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", azure_sandbox.ca_file)
+    return azure_sandbox.env()
+
+
+def _statuses(result):
+    return {check: entry["status"] for check, entry in result["resources"].items()}
+
+
+def test_all_free_with_content(azure_sandbox, env):
+    result = name_availability({"service_name": "GraniteFalls.contoso.com", "region": "West US", "content_enabled": True}, env)
+    assert result["available"] is True and result["changed"] is False
+    assert result["resources"]["dns_label"] == {"name": "granitefalls", "status": "available", "reason": None,
+                                                "message": "granitefalls.westus.cloudapp.azure.com is free", "resource_id": None}
+    assert _statuses(result) == {"dns_label": "available", "key_vault": "available", "storage_account": "available"}
+    assert (result["auth_source_used"], result["method"], result["names"]["service_name"]) == ("env", "arm", "GraniteFalls.contoso.com")
+    paths = sorted((r.method, r.path) for r in azure_sandbox.arm_requests())
+    assert paths == [("GET", f"{SUB}/providers/Microsoft.Network/locations/westus/checkDnsNameAvailability"),
+                     ("POST", f"{SUB}/providers/Microsoft.KeyVault/checkNameAvailability"),
+                     ("POST", f"{SUB}/providers/Microsoft.Storage/checkNameAvailability")]
+    bodies = sorted(str(r.body) for r in azure_sandbox.arm_requests() if r.method == "POST")
+    assert bodies == ["{'name': 'granitefalls', 'type': 'Microsoft.KeyVault/vaults'}",
+                      "{'name': 'granitefalls', 'type': 'Microsoft.Storage/storageAccounts'}"]
+    assert azure_sandbox.writes() == []
+
+
+def test_default_checks_skip_storage_without_content(env):
+    result = name_availability({"prefix": "GraniteFalls", "region": "westus"}, env)
+    assert list(result["resources"]) == ["dns_label", "key_vault"]
+    assert result["names"]["service_name"] is None
+
+
+def test_taken_owned_and_soft_deleted(azure_sandbox, env):
+    azure_sandbox.seed({"names": {
+        "taken": {"dns_label": [{"label": "othercmg", "location": "westus"}], "storage_account": ["othercmg"]},
+        "public_ips": [{"name": "ourcmg-pip", "resource_group": "rg-cmg", "location": "westus", "label": "ourcmg"}],
+        "vaults": [{"name": "OurCmg", "resource_group": "rg-cmg", "location": "westus"}],
+        "storage_accounts": [{"name": "ourcmg", "resource_group": "rg-cmg", "location": "westus"}],
+        "deleted_vaults": [{"name": "othercmg", "location": "eastus", "purge_protection": True}],
+    }})
+    owned = name_availability({"prefix": "ourcmg", "region": "westus", "content_enabled": True}, env)
+    assert owned["available"] is True
+    assert {c: (e["status"], e["resource_id"]) for c, e in owned["resources"].items()} == {
+        "dns_label": ("owned", f"{SUB}/resourceGroups/rg-cmg/providers/Microsoft.Network/publicIPAddresses/ourcmg-pip"),
+        "key_vault": ("owned", f"{SUB}/resourceGroups/rg-cmg/providers/Microsoft.KeyVault/vaults/OurCmg"),
+        "storage_account": ("owned", f"{SUB}/resourceGroups/rg-cmg/providers/Microsoft.Storage/storageAccounts/ourcmg"),
+    }
+    other = name_availability({"prefix": "othercmg", "region": "westus", "content_enabled": True}, env)
+    assert other["available"] is False
+    assert _statuses(other) == {"dns_label": "taken", "key_vault": "soft_deleted", "storage_account": "taken"}
+    assert other["resources"]["key_vault"]["message"] == (
+        "the Key Vault name 'othercmg' is held by a soft-deleted vault of this subscription (deleted 2026-11-01 10:00:00+00:00): "
+        "purge protection is on, so recover it (az keyvault recover --name othercmg --location eastus) or wait until it is "
+        "purged on 2027-01-30 10:00:00+00:00")
+    assert other["resources"]["key_vault"]["resource_id"] == \
+        f"{SUB}/providers/Microsoft.KeyVault/locations/eastus/deletedVaults/othercmg"
+    assert other["msg"] == ("CMG names not available: dns_label 'othercmg' is taken; key_vault 'othercmg' is soft-deleted; "
+                            "storage_account 'othercmg' is taken")
+    # the same label in another region is free
+    east = name_availability({"prefix": "ourcmg", "region": "eastus", "checks": ["dns_label"]}, env)
+    assert _statuses(east) == {"dns_label": "available"}
+
+
+def test_invalid_names_are_not_sent_to_azure(azure_sandbox, env):
+    result = name_availability({"prefix": "Granite-Falls", "region": "westus", "content_enabled": True}, env)
+    assert _statuses(result) == {"dns_label": "available", "key_vault": "available", "storage_account": "invalid"}
+    assert result["resources"]["storage_account"]["name"] == "granite-falls"
+    assert sorted(r.path.split("/providers/")[1] for r in azure_sandbox.arm_requests()) == \
+        ["Microsoft.KeyVault/checkNameAvailability", "Microsoft.Network/locations/westus/checkDnsNameAvailability"]
+    azure_sandbox.clear_requests()
+    none_valid = name_availability({"prefix": "a--" + "b" * 30, "region": "westus", "checks": ["key_vault", "storage_account"]}, env)
+    assert _statuses(none_valid) == {"key_vault": "invalid", "storage_account": "invalid"}
+    assert azure_sandbox.requests[0].path == "/metadata/endpoints" and azure_sandbox.arm_requests() == []
+    assert azure_sandbox.token_requests() == []
+
+
+def test_us_government_names(azure_sandbox, env):
+    azure_sandbox.cloud_name = "AzureUSGovernment"
+    result = name_availability({"service_name": "GraniteFalls.contoso.com", "region": "usgovvirginia"}, env)
+    assert result["names"]["deployment_name"] == "granitefalls.usgovvirginia.cloudapp.usgovcloudapi.net"
+    assert result["names"]["cloud_environment"] == "AzureUSGovernment"
+    assert result["resources"]["dns_label"]["message"] == "granitefalls.usgovvirginia.cloudapp.usgovcloudapi.net is free"
+
+
+def test_metadata_2015_form_cloud(azure_sandbox, env):
+    azure_sandbox.metadata_format = "2015"
+    result = name_availability({"prefix": "GraniteFalls", "region": "westus"}, env)
+    assert (result["available"], result["names"]["cloud_environment"]) == (True, "AzureCloud")
+
+
+def test_plan_errors():
+    with pytest.raises(NamingError) as error:
+        plan("GraniteFalls.contoso.com", None, False, None, "AzureCloud")
+    assert str(error.value) == "a region is required for the dns_label check, for example region=westus"
+    with pytest.raises(NamingError) as error:
+        plan(None, "westus", False, None, "AzureCloud")
+    assert str(error.value) == "give the CMG service_name (the certificate name) or its prefix"
+    names, checks = plan("GraniteFalls.contoso.com", None, False, ["key_vault", "key_vault"], "AzureCloud")
+    assert checks == ["key_vault"] and names["key_vault_name"] == "granitefalls"
+
+
+def test_dns_names_per_cloud():
+    names = plan("GraniteFalls.contoso.com", "usgovvirginia", True, None, "AzureUSGovernment")[0]
+    assert dns_names(names, cloud_names("AzureUSGovernment")) == {
+        "dns_label": "granitefalls.usgovvirginia.cloudapp.usgovcloudapi.net",
+        "key_vault": "granitefalls.vault.usgovcloudapi.net",
+        "storage_account": "granitefalls.blob.core.usgovcloudapi.net",
+    }
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("127.0.0.1", ("127.0.0.1", 53)), ("127.0.0.1:5353", ("127.0.0.1", 5353)), ("[::1]:54", ("::1", 54)),
+    ("::1", ("::1", 53)), ("localhost:53", ("127.0.0.1", 53)),
+])
+def test_parse_nameserver(value, expected):
+    assert parse_nameserver(value) == expected
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:x", "127.0.0.1:70000", ":53"])
+def test_parse_nameserver_errors(value):
+    with pytest.raises(DnsError):
+        parse_nameserver(value)
+
+
+def test_dns_method_refuses_url_cloud():
+    with pytest.raises(NamingError):
+        name_availability({"prefix": "x", "method": "dns", "cloud_environment": "https://arm.local"})
+    assert "heuristic" in HEURISTIC_NOTE
+
+
+def test_three_checks_run_concurrently(azure_sandbox):
+    timings = measure(azure_sandbox, latency=0.5, rounds=1)
+    assert timings["one_check"] >= 0.5
+    assert timings["extra"] < 0.8, timings

@@ -1,0 +1,314 @@
+"""Unit tests of the Azure access layer: settings, clouds, and a session against the local sandbox."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import threading
+import time
+
+import pytest
+
+from ansible_collections.configmgr.cmg.plugins.module_utils._azure import (
+    AZURE_ARGUMENT_SPEC, AzureSession, RetrySettings, azure_argument_spec, parse_metadata, resolve_cloud,
+    resolve_settings, run_concurrently,
+)
+from ansible_collections.configmgr.cmg.plugins.module_utils._errors import AzureError, MissingDependencyError
+
+SP = {"AZURE_CLIENT_ID": "cid", "AZURE_SECRET": "s3cret", "AZURE_TENANT": "tid", "AZURE_SUBSCRIPTION_ID": "sub"}
+
+
+def _home(tmp_path, credentials: str | None = None, az: bool = False) -> dict[str, str]:
+    """An environment whose HOME (and PATH) are under tmp_path."""
+    if credentials is not None:
+        (tmp_path / ".azure").mkdir()
+        (tmp_path / ".azure" / "credentials").write_text(credentials, encoding="utf-8")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if az:
+        (bin_dir / "az").write_text("#!/bin/sh\nexit 1\n", encoding="utf-8")
+        (bin_dir / "az").chmod(stat.S_IRWXU)
+    return {"HOME": str(tmp_path), "PATH": str(bin_dir)}
+
+
+# -- argument spec ----------------------------------------------------------------------------------
+
+def test_argument_spec_is_a_copy_with_the_secret_hidden():
+    spec = azure_argument_spec()
+    spec["secret"]["no_log"] = False
+    assert AZURE_ARGUMENT_SPEC["secret"] == {"type": "str", "no_log": True}
+    assert sorted(spec) == ["auth_source", "client_id", "cloud_environment", "profile", "secret", "subscription_id", "tenant"]
+    assert AZURE_ARGUMENT_SPEC["auth_source"]["choices"] == ["auto", "env", "cli", "credential_file", "msi"]
+
+
+# -- credential source selection ----------------------------------------------------------------------
+
+def test_explicit_options_win_over_environment(tmp_path):
+    env = dict(_home(tmp_path), **SP)
+    settings = resolve_settings({"client_id": "opt-id", "secret": "hush-123", "tenant": "opt-t", "subscription_id": "opt-sub"}, env)
+    assert (settings.auth_source, settings.client_id, settings.secret, settings.tenant, settings.subscription_id) == \
+        ("options", "opt-id", "hush-123", "opt-t", "opt-sub")
+    assert "hush-123" not in repr(settings)
+
+
+def test_environment_with_the_alternative_variable_names(tmp_path):
+    env = dict(_home(tmp_path), AZURE_CLIENT_ID="cid", AZURE_CLIENT_SECRET="alt", AZURE_TENANT_ID="alt-t",
+               AZURE_SUBSCRIPTION_ID="sub", AZURE_CLOUD_ENVIRONMENT="AzureUSGovernment")
+    settings = resolve_settings({}, env)
+    assert (settings.auth_source, settings.secret, settings.tenant, settings.cloud_environment) == \
+        ("env", "alt", "alt-t", "AzureUSGovernment")
+
+
+def test_first_variable_wins_and_options_fill_gaps(tmp_path):
+    env = dict(_home(tmp_path), AZURE_SECRET="first", AZURE_CLIENT_SECRET="second", AZURE_TENANT="t1", AZURE_TENANT_ID="t2",
+               AZURE_SUBSCRIPTION_ID="sub")
+    settings = resolve_settings({"client_id": "opt-id"}, env)
+    assert (settings.auth_source, settings.client_id, settings.secret, settings.tenant) == ("env", "opt-id", "first", "t1")
+
+
+def test_credentials_file_profile_option(tmp_path):
+    env = dict(_home(tmp_path, "[default]\nclient_id=d\nsecret=x\ntenant=t\nsubscription_id=s0\n"
+                               "[prod]\nclient_id=p\nsecret=y\ntenant=pt\nsubscription_id=s1\ncloud_environment=AzureUSGovernment\n"),
+               **SP)
+    settings = resolve_settings({"profile": "prod"}, env)
+    assert (settings.auth_source, settings.client_id, settings.subscription_id, settings.cloud_environment, settings.profile) == \
+        ("credential_file", "p", "sub", "AzureUSGovernment", "prod")
+
+
+def test_auto_uses_default_profile_when_no_service_principal(tmp_path):
+    env = _home(tmp_path, "[default]\nclient_id=d\nsecret=x\ntenant=t\nsubscription_id=s0\n", az=True)
+    settings = resolve_settings({}, env)
+    assert (settings.auth_source, settings.client_id, settings.subscription_id) == ("credential_file", "d", "s0")
+
+
+def test_auto_falls_back_to_cli_then_msi(tmp_path):
+    env = dict(_home(tmp_path, az=True), AZURE_SUBSCRIPTION_ID="sub")
+    assert resolve_settings({}, env).auth_source == "cli"
+    os.remove(tmp_path / "bin" / "az")
+    settings = resolve_settings({"client_id": "uami"}, env)
+    assert (settings.auth_source, settings.client_id, settings.secret) == ("msi", "uami", None)
+
+
+def test_cli_reads_the_default_subscription(tmp_path):
+    env = _home(tmp_path, az=True)
+    (tmp_path / ".azure").mkdir()
+    (tmp_path / ".azure" / "azureProfile.json").write_text(
+        '\ufeff{"subscriptions": [{"id": "a", "isDefault": false}, {"id": "b", "isDefault": true}]}', encoding="utf-8")
+    assert resolve_settings({"auth_source": "cli"}, env).subscription_id == "b"
+
+
+def test_auth_source_from_environment(tmp_path):
+    env = dict(_home(tmp_path, az=True), ANSIBLE_AZURE_AUTH_SOURCE="msi", **SP)
+    assert resolve_settings({}, env).auth_source == "msi"
+    assert resolve_settings({"auth_source": "env"}, env).auth_source == "env"
+
+
+@pytest.mark.parametrize("options, env, message", [
+    ({"auth_source": "env", "client_id": "c", "secret": "s"}, {"AZURE_SUBSCRIPTION_ID": "x"},
+     "the service principal is incomplete: set tenant (options or AZURE_TENANT)"),
+    ({"client_id": "c", "secret": "s", "tenant": "t"}, {},
+     "no Azure subscription given (auth_source options): set subscription_id or AZURE_SUBSCRIPTION_ID"),
+    ({"auth_source": "bogus"}, {}, "unknown auth_source 'bogus': use one of auto, env, cli, credential_file, msi"),
+])
+def test_settings_errors(tmp_path, options, env, message):
+    with pytest.raises(AzureError) as error:
+        resolve_settings(options, dict(_home(tmp_path), **env))
+    assert str(error.value) == message
+
+
+def test_missing_profile_section(tmp_path):
+    env = _home(tmp_path, "[default]\nclient_id=d\nsecret=x\ntenant=t\n")
+    with pytest.raises(AzureError) as error:
+        resolve_settings({"profile": "nope"}, env)
+    assert str(error.value) == f"the Azure credentials file {tmp_path}/.azure/credentials has no [nope] section (sections: default)"
+
+
+# -- clouds ---------------------------------------------------------------------------------------------
+
+LIST_FORM = [
+    {"name": "AzureCloud", "resourceManager": "https://management.azure.com/",
+     "authentication": {"loginEndpoint": "https://login.microsoftonline.com/", "audiences": ["https://management.core.windows.net/"]}},
+    {"name": "AzureUSGovernment", "resourceManager": "https://arm.gov.example",
+     "authentication": {"loginEndpoint": "https://login.gov.example", "audiences": ["https://arm.gov.example/aud"]}},
+]
+STACK_2015 = {"galleryEndpoint": "https://gallery.local:30016/", "graphEndpoint": "https://graph.windows.net/",
+              "portalEndpoint": "https://portal.local/",
+              "authentication": {"loginEndpoint": "https://adfs.local/adfs", "audiences": ["https://management.adfs.local/abc"]}}
+
+
+def test_metadata_2015_form():
+    cloud = parse_metadata("https://management.local.azurestack.external", STACK_2015)
+    assert (cloud.name, cloud.resource_manager, cloud.authority, cloud.scope, cloud.custom) == (
+        "AzureCloud", "https://management.local.azurestack.external/", "https://adfs.local/adfs/",
+        "https://management.adfs.local/abc/.default", True)
+
+
+def test_metadata_list_form_picks_the_matching_cloud():
+    cloud = parse_metadata("https://arm.gov.example/", LIST_FORM)
+    assert (cloud.name, cloud.resource_manager, cloud.authority, cloud.audience) == (
+        "AzureUSGovernment", "https://arm.gov.example/", "https://login.gov.example/", "https://arm.gov.example/aud")
+
+
+@pytest.mark.parametrize("document, message", [
+    (LIST_FORM, "the cloud metadata of https://other.example lists no cloud whose resourceManager is https://other.example"),
+    ({"authentication": {"audiences": ["a"]}}, "the cloud metadata of https://other.example has no authentication.loginEndpoint"),
+    ({"authentication": {"loginEndpoint": "https://l", "audiences": []}},
+     "the cloud metadata of https://other.example has no authentication.audiences"),
+    ("text", "the cloud metadata of https://other.example is neither an object nor a list"),
+])
+def test_metadata_errors(document, message):
+    with pytest.raises(AzureError) as error:
+        parse_metadata("https://other.example", document)
+    assert str(error.value) == message
+
+
+def test_named_clouds_and_plain_http_refused():
+    assert resolve_cloud(None).resource_manager == "https://management.azure.com/"
+    gov = resolve_cloud("AzureUSGovernment")
+    assert (gov.authority, gov.scope) == ("https://login.microsoftonline.us/", "https://management.usgovcloudapi.net/.default")
+    with pytest.raises(AzureError) as error:
+        resolve_cloud("http://127.0.0.1:1")
+    assert str(error.value) == "the cloud_environment URL 'http://127.0.0.1:1' must be an https URL of a Resource Manager endpoint"
+    with pytest.raises(AzureError):
+        resolve_cloud("AzureChinaCloud")
+
+
+# -- a session against the sandbox -------------------------------------------------------------------------
+
+@pytest.fixture
+def sandbox_env(azure_sandbox, monkeypatch):
+    """The sandbox's environment, with REQUESTS_CA_BUNDLE set in this process for the SDK."""
+    env = azure_sandbox.env()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", env["REQUESTS_CA_BUNDLE"])
+    return env
+
+
+def _session(env, retry=None, **options):
+    return AzureSession.from_options(options, env, retry)
+
+
+def _vault_check(session, name="freevault"):
+    client = session.client("keyvault")
+    return session.call(f"checking {name}", client.vaults.check_name_availability,
+                        {"name": name, "type": "Microsoft.KeyVault/vaults"}, permission="Microsoft.KeyVault/checkNameAvailability/read")
+
+
+def test_session_reports_source_and_cloud_from_list_metadata(azure_sandbox, sandbox_env):
+    azure_sandbox.cloud_name = "AzureUSGovernment"
+    session = _session(sandbox_env)
+    assert (session.auth_source_used, session.cloud_name, session.subscription_id, session.resource_manager) == \
+        ("env", "AzureUSGovernment", azure_sandbox.subscription_id, azure_sandbox.url + "/")
+    assert session.token_requests == 0 and azure_sandbox.token_requests() == []
+
+
+def test_one_token_for_concurrent_calls_on_several_clients(azure_sandbox, sandbox_env):
+    azure_sandbox.latency = 0.2
+    with _session(sandbox_env) as session:
+        results = run_concurrently({str(i): (lambda i=i: _vault_check(session, f"vault{i}").name_available) for i in range(6)})
+        network = session.client("network")
+        assert session.call("dns", network.check_dns_name_availability, "westus", domain_name_label="abc").available is True
+    assert results == {str(i): True for i in range(6)}
+    assert len(azure_sandbox.token_requests()) == 1
+    assert session.client is not None and len(azure_sandbox.arm_requests()) == 7
+
+
+def test_clients_are_cached_and_kinds_checked(sandbox_env):
+    session = _session(sandbox_env)
+    assert session.client("dns") is session.client("dns")
+    with pytest.raises(ValueError):
+        session.client("sql")
+
+
+def test_missing_sdk_package_names_the_pip_package(sandbox_env, monkeypatch):
+    monkeypatch.setitem(sys.modules, "azure.mgmt.compute", None)
+    with pytest.raises(MissingDependencyError) as error:
+        _session(sandbox_env).client("compute")
+    assert error.value.package == "azure-mgmt-compute"
+
+
+def test_429_is_retried_after_the_retry_after_the_service_sends(azure_sandbox, sandbox_env):
+    azure_sandbox.fault("POST", r".*/Microsoft\.KeyVault/checkNameAvailability", 429, times=2, headers={"Retry-After": "1"})
+    started = time.monotonic()
+    assert _vault_check(_session(sandbox_env)).name_available is True
+    checks = [r for r in azure_sandbox.arm_requests() if r.path.endswith("checkNameAvailability")]
+    assert len(checks) == 3
+    assert checks[1].time - checks[0].time >= 1.0 and checks[2].time - checks[1].time >= 1.0
+    assert time.monotonic() - started < 10
+
+
+def test_retry_time_is_bounded_even_with_a_huge_retry_after(azure_sandbox, sandbox_env):
+    azure_sandbox.fault("POST", r".*/Microsoft\.KeyVault/checkNameAvailability", 429, times=50, headers={"Retry-After": "3600"})
+    retry = RetrySettings(total_retries=2, max_retry_after=0.5, total_seconds=5)
+    started = time.monotonic()
+    with pytest.raises(AzureError) as error:
+        _vault_check(_session(sandbox_env, retry))
+    assert time.monotonic() - started < 4
+    assert str(error.value).startswith("Azure kept throttling (429 Too Many Requests) while checking freevault after 2 retries")
+    assert len([r for r in azure_sandbox.arm_requests() if r.path.endswith("checkNameAvailability")]) == 3
+
+
+def test_503_is_retried(azure_sandbox, sandbox_env):
+    azure_sandbox.fault("POST", r".*/Microsoft\.KeyVault/checkNameAvailability", 503, times=1, headers={"Retry-After": "0"})
+    assert _vault_check(_session(sandbox_env, RetrySettings(backoff_factor=0.01))).name_available is True
+
+
+def test_wrong_secret_names_the_principal(azure_sandbox, sandbox_env):
+    session = _session(dict(sandbox_env, AZURE_SECRET="wrong"))
+    with pytest.raises(AzureError) as error:
+        _vault_check(session)
+    assert str(error.value) == (
+        f"Azure refused the credentials of the service principal {azure_sandbox.client_id} (env) at {azure_sandbox.url}/: "
+        "Authentication failed: AADSTS7000215: Invalid client secret provided.; check client_id, secret and tenant")
+    assert "wrong" not in str(error.value)
+
+
+def test_401_from_resource_manager(azure_sandbox, sandbox_env):
+    azure_sandbox.fault("POST", r".*/checkNameAvailability", 401,
+                        body={"error": {"code": "InvalidAuthenticationToken", "message": "The access token is invalid."}})
+    with pytest.raises(AzureError) as error:
+        _vault_check(_session(sandbox_env))
+    assert str(error.value) == (
+        f"Azure refused the credentials of the service principal {azure_sandbox.client_id} (env) while checking freevault: "
+        "(InvalidAuthenticationToken) The access token is invalid.; check client_id, secret and tenant")
+
+
+def test_403_names_principal_and_permission(azure_sandbox, sandbox_env):
+    azure_sandbox.fault("POST", r".*/checkNameAvailability", 403,
+                        body={"error": {"code": "AuthorizationFailed", "message": "no authorization"}})
+    with pytest.raises(AzureError) as error:
+        _vault_check(_session(sandbox_env))
+    assert str(error.value) == (
+        f"the service principal {azure_sandbox.client_id} may not act in subscription {azure_sandbox.subscription_id} while "
+        "checking freevault: it lacks the permission Microsoft.KeyVault/checkNameAvailability/read; grant the Reader role "
+        "or the custom role in docs/permissions.md ((AuthorizationFailed) no authorization)")
+    assert error.value.details == {"status_code": 403, "error_code": "AuthorizationFailed"}
+
+
+def test_timeout_names_the_endpoint(azure_sandbox, sandbox_env):
+    session = _session(sandbox_env, RetrySettings(total_retries=0, read_timeout=0.3))
+    session.credential.get_token(session.cloud.scope)
+    azure_sandbox.latency = 1.0
+    with pytest.raises(AzureError) as error:
+        _vault_check(session)
+    assert str(error.value).startswith(f"the Azure endpoint {azure_sandbox.url}/ did not answer while checking freevault (")
+
+
+def test_unreachable_login_endpoint(sandbox_env):
+    session = AzureSession.from_options({}, sandbox_env)
+    object.__setattr__(session.cloud, "authority", "https://127.0.0.1:1/")
+    with pytest.raises(AzureError) as error:
+        _vault_check(session)
+    assert str(error.value).startswith("the Azure login endpoint https://127.0.0.1:1/ did not answer (")
+
+
+def test_run_concurrently_overlaps_and_raises_the_first_error():
+    barrier = threading.Barrier(3, timeout=2)
+    assert run_concurrently({k: (lambda k=k: (barrier.wait(), k)[1]) for k in "abc"}) == {"a": "a", "b": "b", "c": "c"}
+
+    def fail(message):
+        raise AzureError(message)
+    with pytest.raises(AzureError) as error:
+        run_concurrently({"ok": lambda: 1, "x": lambda: fail("first"), "y": lambda: fail("second")})
+    assert str(error.value) == "first"
+    assert run_concurrently({}) == {}
