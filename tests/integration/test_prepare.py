@@ -1,0 +1,218 @@
+# Copyright (c) configmgr.cmg contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""playbooks/prepare.yml end to end: the sandbox's Azure (names, Azure DNS with a contoso.com zone) and BIND (RFC 2136).
+
+Each scenario runs the real playbook through ansible-playbook with the AZURE_* environment of the sandbox and
+asserts on the task results, on what reached Azure or BIND, and on the report files.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from junitparser import JUnitXml
+
+from ansible_collections.configmgr.cmg.plugins.module_utils._dns_resolve import NameServer, answered_target
+from tests.support import pki
+from tests.support.ansible import PlaybookRun, run_playbook
+from tests.support.azure_sandbox import AzureSandbox
+from tests.support.bind import BindServer, running_named
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = ROOT / "playbooks" / "prepare.yml"
+TARGET = "granitefalls.westus.cloudapp.azure.com"
+ROLE = "configmgr.cmg.prepare : "
+CNAME_TASK = ROLE + "Make the service name CNAME point at the deployment name"
+REPORT_TASK = ROLE + "Write the readiness report"
+FILES = ("cmg-readiness.json", "cmg-readiness.md", "cmg-readiness.junit.xml")
+
+
+class Pki:
+    """A test enterprise PKI (root, issuing CA) that issues PFX files for the CMG."""
+
+    def __init__(self, directory: Path) -> None:
+        now = pki._now()  # pylint: disable=protected-access
+        self.directory = directory
+        self.root = pki.make_cert("Contoso Root", pki.rsa_key(2048, 1), ca=True, not_after=now + 3650 * pki.DAY)
+        self.issuing = pki.make_cert("Contoso Issuing CA", pki.rsa_key(2048, 2), self.root, ca=True,
+                                     not_after=now + 1800 * pki.DAY)
+        self.ca_bundle = directory / "ca_bundle.pem"
+        self.ca_bundle.write_bytes(pki.pem(self.root.cert, self.issuing.cert))
+
+    def pfx(self, name: str, cn: str, **kwargs: Any) -> Path:
+        """A PFX (password pki.PASSWORD) for ``cn`` issued by the issuing CA, with its chain."""
+        leaf = pki.make_cert(cn, pki.rsa_key(2048), self.issuing, **kwargs)
+        path = self.directory / name
+        path.write_bytes(pki.pfx(leaf, (self.issuing.cert, self.root.cert)))
+        return path
+
+
+@pytest.fixture(scope="module")
+def contoso_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+def role_vars(contoso_pki: Pki, certificate: Path, report_dir: Path, **extra: Any) -> dict[str, Any]:
+    """The playbook's extra vars: the certificate, West US, the report directory."""
+    return {"cmg_certificate_path": str(certificate), "cmg_certificate_password": pki.PASSWORD,
+            "cmg_ca_bundle": str(contoso_pki.ca_bundle), "cmg_region": "West US", "cmg_report_dir": str(report_dir),
+            **extra}
+
+
+def changed_tasks(run: PlaybookRun) -> list[str]:
+    return [entry["task"] for entry in run.results if entry["result"].get("changed")]
+
+
+def report_json(report_dir: Path) -> dict[str, Any]:
+    return json.loads((report_dir / "cmg-readiness.json").read_text(encoding="utf-8"))
+
+
+def assert_no_secret(report_dir: Path, *runs: PlaybookRun, secrets: tuple[str, ...] = (pki.PASSWORD,)) -> None:
+    texts = [(report_dir / name).read_text(encoding="utf-8") for name in FILES if (report_dir / name).exists()]
+    texts += [run.stdout + run.stderr for run in runs]
+    for secret in secrets:
+        assert all(secret not in text for text in texts), secret
+    assert all("PRIVATE KEY" not in text for text in texts)
+
+
+# ------------------------------------------------------------------------------------------------
+# Azure DNS in the sandbox
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def azure_runs(azure_sandbox_server: AzureSandbox, contoso_pki: Pki,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path, AzureSandbox]]:
+    """Check mode, then two real runs, against a sandbox with an empty contoso.com zone; the writes of each."""
+    sb = azure_sandbox_server
+    sb.reset()
+    sb.seed({"dns": {"zones": [{"name": "contoso.com", "resourceGroup": "rg-dns"}]}})
+    report_dir = tmp_path_factory.mktemp("azure") / "report"
+    extra = role_vars(contoso_pki, contoso_pki.pfx("granitefalls.pfx", "GraniteFalls.contoso.com"), report_dir,
+                      cmg_dns_zone="contoso.com", cmg_dns_resource_group="rg-dns", cmg_wait_for_dns=False)
+    runs: dict[str, Any] = {}
+    for label, options in (("check", {"check": True, "diff": True}), ("first", {}), ("second", {"diff": True})):
+        sb.clear_requests()
+        run = run_playbook(PLAYBOOK, extra_vars=extra, env=sb.env(), **options)
+        runs[label] = (run, [(request.method, request.path.rsplit("/dnsZones/", 1)[-1]) for request in sb.writes()])
+    yield runs, report_dir, sb
+    sb.reset()
+
+
+def test_azure_check_mode_writes_nothing(azure_runs: tuple[dict[str, Any], Path, AzureSandbox]) -> None:
+    runs, report_dir, _sb = azure_runs
+    run, writes = runs["check"]
+    assert run.rc == 0, run.stdout + run.stderr
+    assert writes == []
+    assert run.result(CNAME_TASK)["changed"] is True
+    assert run.result(CNAME_TASK)["diff"]["after"]["target"] == TARGET
+    assert run.result(REPORT_TASK)["changed"] is True
+    assert run.result(REPORT_TASK)["diff"]["before"] == ""
+
+
+def test_azure_first_run_creates_the_cname_and_the_report(azure_runs: tuple[dict[str, Any], Path, AzureSandbox]) -> None:
+    runs, report_dir, _sb = azure_runs
+    run, writes = runs["first"]
+    assert run.rc == 0, run.stdout + run.stderr
+    assert writes == [("PUT", "contoso.com/CNAME/granitefalls")]
+    assert changed_tasks(run) == [CNAME_TASK, REPORT_TASK]
+    report = run.result(REPORT_TASK)
+    assert report["status"] == "pass"
+    assert report["wizard"] == {
+        "azure_environment": "AzureCloud", "region": "West US (westus)", "service_name": "GraniteFalls.contoso.com",
+        "deployment_name": TARGET, "cname": f"GraniteFalls.contoso.com CNAME {TARGET}",
+        "certificate_thumbprint": report["wizard"]["certificate_thumbprint"],
+        "certificate_expires": report["wizard"]["certificate_expires"],
+    }
+    assert [check["id"] for check in report["checks"] if check["status"] != "pass"] == ["propagation.skipped"]
+    assert report["skip_reasons"] == {"propagation": "cmg_wait_for_dns is false"}
+    for name in FILES:
+        assert stat.S_IMODE((report_dir / name).stat().st_mode) == 0o600
+    junit = JUnitXml.fromfile(str(report_dir / "cmg-readiness.junit.xml"))
+    assert (junit.tests, junit.failures, junit.errors, junit.skipped) == (len(report["checks"]), 0, 0, 1)
+    assert report_json(report_dir)["steps"]["dns"]["record"]["target"] == TARGET
+    assert_no_secret(report_dir, *(run for run, _writes in runs.values()))
+
+
+def test_azure_second_run_changes_nothing(azure_runs: tuple[dict[str, Any], Path, AzureSandbox]) -> None:
+    runs, report_dir, _sb = azure_runs
+    run, writes = runs["second"]
+    assert run.rc == 0, run.stdout + run.stderr
+    assert writes == []
+    assert changed_tasks(run) == []
+    assert run.result(REPORT_TASK)["generated_at"] == runs["first"][0].result(REPORT_TASK)["generated_at"]
+    assert report_json(report_dir)["generated_at"] == run.result(REPORT_TASK)["generated_at"]
+
+
+def test_bad_certificate_stops_before_azure(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    now = pki._now()  # pylint: disable=protected-access
+    expired = contoso_pki.pfx("expired.pfx", "GraniteFalls.contoso.com", not_before=now - 400 * pki.DAY,
+                              not_after=now - 2 * pki.DAY)
+    report_dir = tmp_path / "report"
+    run = run_playbook(PLAYBOOK, extra_vars=role_vars(contoso_pki, expired, report_dir, cmg_dns_zone="contoso.com"),
+                       env=azure_sandbox.env())
+    assert run.rc == 2
+    assert azure_sandbox.requests == []
+    message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
+    assert message.startswith("the certificate cannot be used for the CMG (1 finding(s)): expired: ")
+    assert message.endswith(f" (readiness report: {report_dir})")
+    report = report_json(report_dir)
+    assert report["status"] == "fail"
+    assert [check["id"] for check in report["to_fix"]] == ["certificate.expired"]
+    stopped = "not run: the role stopped at 'Stop before any Azure or DNS call when the certificate cannot be used'"
+    assert report["skip_reasons"] == {"names": stopped, "availability": stopped, "dns": stopped,
+                                      "propagation": stopped}
+    assert_no_secret(report_dir, run)
+
+
+def test_deployment_name_certificate_needs_no_cname(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    certificate = contoso_pki.pfx("deployment.pfx", "GraniteFalls.WestUS.CloudApp.Azure.Com")
+    report_dir = tmp_path / "report"
+    run = run_playbook(PLAYBOOK, extra_vars=role_vars(contoso_pki, certificate, report_dir), env=azure_sandbox.env())
+    assert run.rc == 0, run.stdout + run.stderr
+    assert run.status(CNAME_TASK) == "skipped"
+    assert azure_sandbox.writes() == []
+    reason = "the service name GraniteFalls.WestUS.CloudApp.Azure.Com already is the Azure deployment name: no CNAME is needed"
+    assert run.result(REPORT_TASK)["skip_reasons"] == {"dns": reason, "propagation": "the DNS record step did not run"}
+    assert run.result(REPORT_TASK)["wizard"]["cname"] == "not needed: the service name is the deployment name"
+
+
+# ------------------------------------------------------------------------------------------------
+# RFC 2136 on BIND, with propagation
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bind() -> Iterator[BindServer]:
+    with running_named(("contoso.test",)) as server:
+        yield server
+
+
+def test_rfc2136_creates_waits_and_is_idempotent(azure_sandbox: AzureSandbox, bind: BindServer, contoso_pki: Pki,
+                                                 tmp_path: Path) -> None:
+    certificate = contoso_pki.pfx("granitefalls-test.pfx", "GraniteFalls.contoso.test")
+    report_dir = tmp_path / "report"
+    extra = role_vars(contoso_pki, certificate, report_dir, cmg_dns_provider="rfc2136", cmg_dns_zone="contoso.test",
+                      cmg_dns_server=bind.host, cmg_dns_port=bind.port, cmg_dns_key_name=bind.key_name,
+                      cmg_dns_key_secret=bind.key_secret, cmg_dns_nameservers=[bind.address], cmg_dns_wait_timeout=30)
+    first = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+    assert first.rc == 0, first.stdout + first.stderr
+    assert changed_tasks(first) == [CNAME_TASK, REPORT_TASK]
+    assert answered_target(NameServer(bind.host, bind.host, bind.port), "granitefalls.contoso.test", 2) == TARGET
+    report = first.result(REPORT_TASK)
+    assert report["status"] == "pass"
+    assert report["skip_reasons"] == {}
+    propagation = [check for check in report["checks"] if check["id"] == "propagation.servers"]
+    assert [(check["status"], check["message"]) for check in propagation] == [("pass", f"answered by {bind.address}")]
+
+    second = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+    assert second.rc == 0, second.stdout + second.stderr
+    assert changed_tasks(second) == []
+    assert azure_sandbox.writes() == []
+    assert_no_secret(report_dir, first, second, secrets=(pki.PASSWORD, bind.key_secret))
