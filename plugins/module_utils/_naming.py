@@ -293,7 +293,7 @@ def name_problems(prefix: str, content_enabled: bool = False) -> list[dict[str, 
     enabled later).
     """
     problems = []
-    label = prefix.lower()
+    label = _require_text(prefix, "prefix").lower()
     if not _DNS_LABEL_RULE.fullmatch(label):
         problems.append(_problem(
             "dns_label", "error",
