@@ -21,8 +21,6 @@ def azure_sandbox_server() -> Iterator[AzureSandbox]:
 def azure_sandbox(azure_sandbox_server: AzureSandbox) -> Iterator[AzureSandbox]:
     """The sandbox with empty state, request log and faults, as AzureCloud with list metadata."""
     azure_sandbox_server.reset()
-    azure_sandbox_server.cloud_name = "AzureCloud"
-    azure_sandbox_server.metadata_format = "list"
     yield azure_sandbox_server
     azure_sandbox_server.reset()
 

@@ -112,9 +112,8 @@ class AzureSandbox:
 
     def __init__(self, latency: float = 0.0, cloud_name: str = "AzureCloud", metadata_format: str = "list") -> None:
         _load_handler_modules()
-        self.latency = latency
-        self.cloud_name = cloud_name
-        self.metadata_format = metadata_format
+        self._defaults = (latency, cloud_name, metadata_format)
+        self.latency, self.cloud_name, self.metadata_format = self._defaults
         self.state: dict[str, Any] = {}
         self.requests: list[Request] = []
         self.tokens: set[str] = set()
@@ -160,12 +159,13 @@ class AzureSandbox:
 
     # -- per-test control -------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget state, requests, faults and latency (the server and its tokens stay)."""
+        """Forget state, requests and faults; latency, cloud name and metadata form go back to the
+        constructor's values (the server and its tokens stay)."""
         with self._lock:
             self.state.clear()
             self.requests.clear()
             self._faults.clear()
-        self.latency = 0.0
+        self.latency, self.cloud_name, self.metadata_format = self._defaults
 
     def seed(self, data: dict[str, Any]) -> None:
         """Load a seed document: each top-level key goes to the seeder registered under its name."""
