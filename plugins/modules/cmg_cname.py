@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Makes C(<service name> CNAME <deployment name>) true in the organisation's public DNS zone, in Azure DNS
     (O(provider=azure_dns), the default) or on a DNS server that takes RFC 2136 dynamic updates signed with TSIG
-    (O(provider=rfc2136), for example BIND or Windows DNS), then queries the zone's authoritative name servers
+    (O(provider=rfc2136), for example BIND with TSIG keys), then queries the zone's authoritative name servers
     directly until each answers the new CNAME.
   - It reads first and writes only when something differs; every write is conditional on what was read
     (Azure DNS C(If-None-Match) and C(If-Match) with the record set's etag, RFC 2136 prerequisites), so a
@@ -181,7 +181,7 @@ EXAMPLES = r"""
     on_conflict: replace
     subscription_id: "{{ azure_subscription_id }}"
 
-- name: Create the CNAME on a BIND or Windows DNS primary with a TSIG-signed dynamic update
+- name: Create the CNAME on a BIND primary with a TSIG-signed dynamic update
   configmgr.cmg.cmg_cname:
     provider: rfc2136
     service_name: GraniteFalls.contoso.com
