@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.ansible import PlaybookRun, play, run_playbook
+from tests.support.examples import GRANITEFALLS_NAMES
 
 pytestmark = pytest.mark.integration
 
@@ -56,21 +57,7 @@ def test_string_filters(run: PlaybookRun, task: str, expected: str):
 
 
 def test_cmg_names(run: PlaybookRun):
-    assert run.result("names")["msg"] == {
-        "service_name": "GraniteFalls.contoso.com",
-        "prefix": "GraniteFalls",
-        "dns_label": "granitefalls",
-        "deployment_name": "granitefalls.westus.cloudapp.azure.com",
-        "key_vault_name": "granitefalls",
-        "storage_account_name": "granitefalls",
-        "cname_required": True,
-        "record_name": "granitefalls",
-        "zone": "contoso.com",
-        "region": "westus",
-        "cloud_environment": "AzureCloud",
-        "method": "vmss",
-        "problems": [],
-    }
+    assert run.result("names")["msg"] == GRANITEFALLS_NAMES
 
 
 def test_problems_are_data_not_failures(run: PlaybookRun):

@@ -8,6 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.configmgr.cmg.plugins.filter.cmg import FilterModule
+from tests.support.examples import GRANITEFALLS_NAMES
 
 FILTERS = FilterModule().filters()
 
@@ -42,21 +43,7 @@ def test_cmg_deployment_name(kwargs, expected):
 
 def test_cmg_names_seed_example():
     names = FILTERS["cmg_names"]("GraniteFalls.contoso.com", region="westus", content_enabled=True, dns_zone="contoso.com")
-    assert names == {
-        "service_name": "GraniteFalls.contoso.com",
-        "prefix": "GraniteFalls",
-        "dns_label": "granitefalls",
-        "deployment_name": "granitefalls.westus.cloudapp.azure.com",
-        "key_vault_name": "granitefalls",
-        "storage_account_name": "granitefalls",
-        "cname_required": True,
-        "record_name": "granitefalls",
-        "zone": "contoso.com",
-        "region": "westus",
-        "cloud_environment": "AzureCloud",
-        "method": "vmss",
-        "problems": [],
-    }
+    assert names == GRANITEFALLS_NAMES
 
 
 @pytest.mark.parametrize("flag, severity", [(True, "error"), ("yes", "error"), ("true", "error"), (False, "warning"),

@@ -21,6 +21,7 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._naming import (
     service_prefix,
 )
 from ansible_collections.configmgr.cmg.plugins.module_utils._regions import REGIONS
+from tests.support.examples import GRANITEFALLS_NAMES
 
 
 def _raises(func, *args, **kwargs) -> NamingError:
@@ -39,21 +40,7 @@ def _resources(problems: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 def test_service_name_in_own_domain_gives_prefix_deployment_name_and_cname():
     names = derive_names("GraniteFalls.contoso.com", region="westus", content_enabled=True, dns_zone="contoso.com")
-    assert names == {
-        "service_name": "GraniteFalls.contoso.com",
-        "prefix": "GraniteFalls",
-        "dns_label": "granitefalls",
-        "deployment_name": "granitefalls.westus.cloudapp.azure.com",
-        "key_vault_name": "granitefalls",
-        "storage_account_name": "granitefalls",
-        "cname_required": True,
-        "record_name": "granitefalls",
-        "zone": "contoso.com",
-        "region": "westus",
-        "cloud_environment": "AzureCloud",
-        "method": "vmss",
-        "problems": [],
-    }
+    assert names == GRANITEFALLS_NAMES
 
 
 def test_service_name_that_is_the_vmss_deployment_name_needs_no_cname_and_gives_its_region():
