@@ -6,7 +6,8 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 COLLECTIONS := $(CURDIR)/.build/collections
 LINK := $(COLLECTIONS)/ansible_collections/configmgr/cmg
-SANITY_ROOT := $(CURDIR)/.build/sanity
+# Outside the work tree: inside it, git would ignore the copy and ansible-test would find no target.
+SANITY_ROOT ?= $(or $(TMPDIR),/tmp)/configmgr-cmg-sanity-$(shell printf %s "$(CURDIR)" | md5sum | cut -c1-8)
 SANITY_TREE := $(SANITY_ROOT)/ansible_collections/configmgr/cmg
 PYTEST_WORKERS ?= 2
 
@@ -63,7 +64,8 @@ sanity: venv
 	cp tests/sanity/bootstrap_pip.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(PIP_BOOTSTRAP_VERSION)).py
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | grep -zv '^tests/output/' | xargs -0 cp --parents -t $(SANITY_TREE)
-	cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+	set -o pipefail; cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no 2>&1 | tee $(SANITY_ROOT)/sanity.log
+	@! grep -q "All targets skipped" $(SANITY_ROOT)/sanity.log || { echo "sanity: ansible-test found no target to test"; exit 1; }
 
 lint: venv collection
 	$(BIN)/ansible-lint --offline --profile production roles playbooks extensions
