@@ -171,6 +171,21 @@ def test_bad_certificate_stops_before_azure(azure_sandbox: AzureSandbox, contoso
     assert_no_secret(report_dir, run)
 
 
+def test_renewal_with_another_common_name_stops_before_azure(azure_sandbox: AzureSandbox, contoso_pki: Pki,
+                                                            tmp_path: Path) -> None:
+    previous = tmp_path / "previous.pem"
+    previous.write_bytes(pki.pem(pki.make_cert("GraniteFalls.Contoso.com", pki.rsa_key(2048), contoso_pki.issuing).cert))
+    renewed = contoso_pki.pfx("renewed.pfx", "GraniteFalls.contoso.com")
+    report_dir = tmp_path / "report"
+    run = run_playbook(PLAYBOOK, extra_vars=role_vars(contoso_pki, renewed, report_dir, cmg_previous_certificate=str(previous)),
+                       env=azure_sandbox.env())
+    assert run.rc == 2
+    assert azure_sandbox.requests == []
+    message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
+    assert message.startswith("the certificate cannot be used for the CMG (1 finding(s)): renewal_cn_mismatch: ")
+    assert [check["id"] for check in report_json(report_dir)["to_fix"]] == ["certificate.renewal_cn_mismatch"]
+
+
 def test_deployment_name_certificate_needs_no_cname(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
     certificate = contoso_pki.pfx("deployment.pfx", "GraniteFalls.WestUS.CloudApp.Azure.Com")
     report_dir = tmp_path / "report"
