@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test venv collection system-deps units integration sanity lint changelog-lint docs docs-check build molecule clean
+.PHONY: demo test venv collection system-deps units integration sanity lint changelog-lint docs docs-check build molecule bench clean
 
 # The demo shows the DNS wait with a real BIND 9 when it can be installed (root with apt-get);
 # elsewhere it runs without that wait and says so.
@@ -87,6 +87,11 @@ build: venv
 # molecule finds the collection scenarios (extensions/molecule/) from the collection root.
 molecule: venv collection
 	$(BIN)/molecule test
+
+# Speed: each module task against ansible.builtin.ping, and the concurrency of the name checks.
+bench: venv collection system-deps
+	$(BIN)/python -m tests.benchmarks.task_overhead
+	$(BIN)/python -m tests.benchmarks.name_checks
 
 clean:
 	rm -rf .build .venv .pytest_cache

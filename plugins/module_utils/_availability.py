@@ -41,6 +41,9 @@ HEURISTIC_NOTE = ("method=dns is a heuristic: a name that does not resolve (NXDO
                   "still hold it (a soft-deleted Key Vault, a label or account without a DNS record); use method=arm "
                   "for an authoritative answer")
 
+#: The SDK client each ARM check uses (built while the token is requested: AzureSession.warm_up).
+_CLIENT = {"dns_label": "network", "key_vault": "keyvault", "storage_account": "storage"}
+
 _WHAT = {"dns_label": "public IP DNS label", "key_vault": "Key Vault name", "storage_account": "storage account name"}
 
 
@@ -211,8 +214,10 @@ def check_storage_account(session: AzureSession, name: str) -> NameStatus:
 
 
 def check_arm(session: AzureSession, names: Mapping[str, Any], checks: Sequence[str]) -> dict[str, NameStatus]:
-    """Run the ARM checks concurrently."""
+    """Run the ARM checks concurrently, after requesting the token while their SDK clients are built."""
     domain = cloud_names(session.cloud_name).cloudapp_domain
+    if checks:
+        session.warm_up(*(_CLIENT[check] for check in checks))
     calls: dict[str, Callable[[], NameStatus]] = {
         "dns_label": lambda: check_dns_label(session, str(names["dns_label"]), str(names["region"]), domain),
         "key_vault": lambda: check_key_vault(session, _check_name(names, "key_vault")),

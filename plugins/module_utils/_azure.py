@@ -36,7 +36,8 @@ Sessions
     and :meth:`AzureSession.call` which turns azure-core exceptions into one-line
     :class:`AzureError` messages. 429 and 5xx answers are retried by azure-core's ``RetryPolicy``,
     which honours ``Retry-After``; each ``Retry-After`` is capped and the whole retry time is bounded
-    (:class:`RetrySettings`). :func:`run_concurrently` runs independent calls in threads.
+    (:class:`RetrySettings`). :func:`run_concurrently` runs independent calls in threads;
+    :meth:`AzureSession.warm_up` requests the token while the SDK clients are built.
 """
 
 from __future__ import annotations
@@ -554,6 +555,17 @@ class AzureSession:
             if kind not in self._clients:
                 self._clients[kind] = self._make_client(kind, credential)
             return self._clients[kind]
+
+    def warm_up(self, *kinds: str) -> None:
+        """Request the session's token while the SDK clients of ``kinds`` are built, in threads.
+
+        Building a client is mostly importing its SDK package (CPU); the token is two round trips to
+        the login endpoint (network). Done together, the round trips hide behind the imports instead of
+        following them. A failure raises the error the first call would have raised.
+        """
+        calls: dict[str, Callable[[], Any]] = {"token": lambda: self.credential.get_token(self.cloud.scope)}
+        calls.update({kind: (lambda kind=kind: self.client(kind)) for kind in kinds})
+        run_concurrently(calls)
 
     def _make_client(self, kind: str, credential: _SharedCredential) -> Any:
         package, module_name, class_name = CLIENTS[kind]

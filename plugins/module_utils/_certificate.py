@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import os
 import re
-import ssl
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -719,6 +718,8 @@ def _certifi_roots() -> tuple[list[Any], list[dict[str, str]]]:
 
 
 def _system_roots() -> list[Any]:
+    import ssl  # pylint: disable=import-outside-toplevel  # only trust=system needs it
+
     paths = ssl.get_default_verify_paths()
     for candidate in (paths.cafile, paths.openssl_cafile, paths.capath, paths.openssl_capath):
         if candidate and os.path.exists(candidate):

@@ -49,6 +49,7 @@ class AzureDnsProvider:
                  resource_group: Optional[str] = None) -> None:
         self.session = session
         self.fqdn = normalize_name(fqdn)
+        session.warm_up("dns")  # the token round trips overlap the SDK import
         self.client = session.client("dns")
         found = self._find_zone(normalize_name(zone) if zone else None, resource_group)
         self.zone = normalize_name(found.name)

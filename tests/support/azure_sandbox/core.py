@@ -7,7 +7,8 @@ Microsoft's published REST API examples (``../shared/azure-rest-examples``).
 The core serves the token service, ``/metadata/endpoints`` and the control endpoints; handler
 modules beside it (``names.py``, ``dns.py``) add Resource Manager routes with :func:`route` and
 state seeders with :func:`seeder`. Every request is logged so that tests can assert what was sent;
-faults and latency can be injected per test.
+faults and latency can be injected per test, and :meth:`AzureSandbox.hold` proves that requests
+were sent concurrently (a barrier they must reach together).
 """
 
 from __future__ import annotations
@@ -102,6 +103,34 @@ class _Fault:
     body: Any
 
 
+@dataclass
+class Hold:
+    """A barrier for matching ARM requests: see :meth:`AzureSandbox.hold`."""
+
+    method: str  # "*" for any
+    pattern: re.Pattern[str]
+    parties: int
+    timeout: float
+    arrived: int = 0  # matching requests that reached the barrier
+    released: int = 0  # requests the barrier let through together
+    broken: bool = False  # the barrier timed out: every later matching request gets a 500
+    barrier: threading.Barrier = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.barrier = threading.Barrier(self.parties)
+
+    def matches(self, request: Request) -> bool:
+        """True for a request of this method (any with ``*``) whose path full-matches the pattern."""
+        return self.method in ("*", request.method) and bool(self.pattern.fullmatch(request.path))
+
+    def error(self) -> Response:
+        """The 500 a request gets when the barrier timed out."""
+        return arm_error(500, "SandboxBarrierTimeout",
+                         f"the sandbox held {self.method} {self.pattern.pattern} until {self.parties} requests were in "
+                         f"flight together, but only {self.arrived} arrived within {self.timeout} s: the calls were not "
+                         "concurrent")
+
+
 class AzureSandbox:
     """A running sandbox. ``start()``/``stop()`` or use it as a context manager."""
 
@@ -118,6 +147,7 @@ class AzureSandbox:
         self.requests: list[Request] = []
         self.tokens: set[str] = set()
         self._faults: list[_Fault] = []
+        self._holds: list[Hold] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -165,6 +195,7 @@ class AzureSandbox:
             self.state.clear()
             self.requests.clear()
             self._faults.clear()
+            self._holds.clear()
         self.latency, self.cloud_name, self.metadata_format = self._defaults
 
     def seed(self, data: dict[str, Any]) -> None:
@@ -182,6 +213,22 @@ class AzureSandbox:
         with self._lock:
             self._faults.append(_Fault(method.upper(), re.compile(path_regex, re.IGNORECASE), status, times,
                                        headers, body))
+
+    def hold(self, method: str, path_regex: str, parties: int, timeout: float = 5.0) -> Hold:
+        """Hold the next ``parties`` matching ARM requests until all of them are in flight, then answer them.
+
+        A deterministic proof of concurrency: ``method`` (``*`` for any) and ``path_regex`` (full match,
+        case-insensitive) select the requests, which wait at a :class:`threading.Barrier` of ``parties``.
+        Requests sent one after another never meet there: after ``timeout`` seconds the waiting ones
+        get a 500 ``SandboxBarrierTimeout`` with a clear message, and so does every later matching
+        request (the barrier stays broken, so a retry cannot pass either). Once the barrier has let its
+        ``parties`` through together, later matching requests are handled normally. The returned
+        :class:`Hold` counts ``arrived`` and ``released`` requests and says whether it is ``broken``.
+        """
+        held = Hold(method.upper(), re.compile(path_regex, re.IGNORECASE), parties, timeout)
+        with self._lock:
+            self._holds.append(held)
+        return held
 
     def clear_requests(self) -> None:
         """Forget the request log."""
@@ -224,11 +271,35 @@ class AzureSandbox:
                     return Response(fault.status, fault.body, fault.headers)
         return None
 
+    def _join_hold(self, request: Request) -> Response | None:
+        """Wait at the barrier of the first hold that takes this request; the 500 when it times out."""
+        with self._lock:
+            held = next((item for item in self._holds if item.matches(request)
+                         and (item.broken or item.arrived < item.parties)), None)
+            if held is None:
+                return None
+            if held.broken:
+                return held.error()
+            held.arrived += 1
+        try:
+            held.barrier.wait(held.timeout)
+        except threading.BrokenBarrierError:
+            with self._lock:
+                held.broken = True
+            return held.error()
+        with self._lock:
+            held.released += 1
+        return None
+
     def handle(self, request: Request) -> Response:
         """Answer one request (called from the server threads)."""
         if request.path.startswith("/_sandbox/"):
             return self._control(request)
         self._log(request)
+        if _is_arm(request.path):
+            held = self._join_hold(request)
+            if held is not None:
+                return held
         if _is_arm(request.path) and self.latency:
             time.sleep(self.latency)
         fault = self._take_fault(request)
@@ -339,6 +410,7 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
 def _make_handler(sandbox: AzureSandbox) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms delayed-ACK stall
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)

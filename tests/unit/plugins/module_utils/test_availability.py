@@ -9,7 +9,6 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._availability import
 )
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import DnsError, NamingError
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import cloud_names
-from tests.benchmarks.name_checks import measure
 
 SUB = "/subscriptions/00000000-1111-2222-3333-444444444444"
 
@@ -146,7 +145,12 @@ def test_dns_method_refuses_url_cloud():
     assert "heuristic" in HEURISTIC_NOTE
 
 
-def test_three_checks_run_concurrently(azure_sandbox):
-    timings = measure(azure_sandbox, latency=0.5, rounds=1)
-    assert timings["one_check"] >= 0.5
-    assert timings["extra"] < 0.8, timings
+def test_three_checks_run_concurrently(azure_sandbox, env):
+    """The sandbox holds each name check until all three are in flight: checks sent one after another would
+    time out the barrier (a 500 for each, retries included) and fail. The latency figure is in
+    tests/benchmarks/name_checks.py."""
+    held = azure_sandbox.hold("*", r".*/(checkDnsNameAvailability|checkNameAvailability)", parties=3, timeout=5)
+    result = name_availability({"prefix": "benchcmg", "region": "westus", "content_enabled": True}, env)
+    assert _statuses(result) == {"dns_label": "available", "key_vault": "available", "storage_account": "available"}
+    assert (held.arrived, held.released, held.broken) == (3, 3, False)
+    assert len(azure_sandbox.arm_requests()) == 3
