@@ -45,7 +45,10 @@ SECRET_KEYS = frozenset({
 })
 SECRET_SUFFIXES = ("_password", "_secret", "_private_key", "_passphrase")
 # Keys that change from run to run without the outcome changing, or that only repeat the inputs.
-VOLATILE_KEYS = frozenset({"changed", "diff", "invocation", "warnings", "deprecations", "elapsed", "attempts"})
+# Keys that change from run to run without the state changing; ``days_remaining`` falls by one every day,
+# so a daily pipeline would rewrite the report every day (the expiry date and the expiring-soon finding stay).
+VOLATILE_KEYS = frozenset({"changed", "diff", "invocation", "warnings", "deprecations", "elapsed", "attempts",
+                           "days_remaining"})
 REDACTED = "<redacted: private key>"
 _PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 
@@ -114,7 +117,7 @@ def _certificate_summary(cert: dict[str, Any], chain: dict[str, Any]) -> str:
     if cert.get("thumbprint"):
         parts.append(f"thumbprint {cert['thumbprint']}")
     if cert.get("not_after"):
-        parts.append(f"expires {cert['not_after']} ({cert.get('days_remaining')} days left)")
+        parts.append(f"expires {cert['not_after']}")
     if cert.get("key_type"):
         parts.append(f"{cert['key_type']} {cert.get('key_size')}".strip())
     if chain.get("trust"):

@@ -121,7 +121,7 @@ def test_all_steps_pass() -> None:
     assert by_id["propagation.servers"]["message"] == "answered by ns1.contoso.com, ns2.contoso.com"
     assert by_id["certificate.read"]["message"] == (
         "CN=GraniteFalls.contoso.com, thumbprint 0A1B2C3D4E5F60718293A4B5C6D7E8F901234567, "
-        "expires 2027-01-31T12:00:00Z (365 days left), RSA 2048, chain trust: enterprise")
+        "expires 2027-01-31T12:00:00Z, RSA 2048, chain trust: enterprise")
 
 
 def test_certificate_findings_become_checks() -> None:
@@ -328,6 +328,17 @@ def test_write_is_idempotent_and_keeps_the_timestamp(tmp_path) -> None:
     assert second["changed"] is False
     assert second["generated_at"] == "2026-01-31T12:00:00Z"
     assert read_files(dest) == written
+
+
+def test_a_day_later_the_same_state_writes_nothing(tmp_path) -> None:
+    write_report(str(tmp_path), build_report(full_results()), now=NOW)
+    written = read_files(tmp_path)
+    tomorrow = certificate_result()
+    tomorrow["certificate"]["days_remaining"] = 364
+    result = write_report(str(tmp_path), build_report(full_results(certificate=tomorrow)), now=LATER)
+    assert result["changed"] is False
+    assert read_files(tmp_path) == written
+    assert "days_remaining" not in written["json"]
 
 
 def test_write_rewrites_on_content_change_with_a_new_timestamp(tmp_path) -> None:
