@@ -5,8 +5,10 @@
 Three names must be free: the public IP DNS label in the region (``<label>.<region>.cloudapp...``),
 the Key Vault name and, for a content-enabled CMG, the storage account name.
 
-``method=arm`` asks Resource Manager's three name checks, concurrently. A taken name may be ours:
-then the subscription's public IPs, key vaults and storage accounts are searched and a match is
+``method=arm`` asks Resource Manager's three name checks, concurrently, as plain REST requests
+(:meth:`AzureSession.arm_json`, api-versions in :data:`API_VERSIONS`): an all-free run imports no
+``azure-mgmt-*`` SDK package. A taken name may be ours: only then is the SDK client of that service
+built, the subscription's public IPs, key vaults or storage accounts are searched, and a match is
 ``owned`` (usable, so a re-run after the CMG exists stays green); a Key Vault name held by a
 soft-deleted vault of this subscription is ``soft_deleted``, with the purge and recover commands.
 
@@ -23,11 +25,13 @@ import socket
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from ._azure import AzureSession, run_concurrently
-from ._errors import DnsError, MissingDependencyError, NamingError
+from ._azure import PIPELINE, AzureSession, run_concurrently
+from ._errors import AzureError, DnsError, MissingDependencyError, NamingError
 from ._naming import CloudNames, cloud_names, derive_names
 
 CHECKS = ("dns_label", "key_vault", "storage_account")
+#: Every status a check can end with (docs/troubleshooting.md has a row for each).
+STATUSES = ("available", "owned", "soft_deleted", "taken", "invalid")
 USABLE = ("available", "owned")
 
 #: The Azure RBAC action each ARM check needs (docs/permissions.md).
@@ -41,8 +45,12 @@ HEURISTIC_NOTE = ("method=dns is a heuristic: a name that does not resolve (NXDO
                   "still hold it (a soft-deleted Key Vault, a label or account without a DNS record); use method=arm "
                   "for an authoritative answer")
 
-#: The SDK client each ARM check uses (built while the token is requested: AzureSession.warm_up).
-_CLIENT = {"dns_label": "network", "key_vault": "keyvault", "storage_account": "storage"}
+#: The api-version of each name check (../shared/azure-rest-examples/SOURCES.md: the newest stable ones).
+API_VERSIONS = {"dns_label": "2025-07-01", "key_vault": "2025-05-01", "storage_account": "2025-08-01"}
+
+#: The resource provider and resource type of each checkNameAvailability POST.
+_PROVIDER = {"key_vault": ("Microsoft.KeyVault", "Microsoft.KeyVault/vaults"),
+             "storage_account": ("Microsoft.Storage", "Microsoft.Storage/storageAccounts")}
 
 _WHAT = {"dns_label": "public IP DNS label", "key_vault": "Key Vault name", "storage_account": "storage account name"}
 
@@ -52,10 +60,14 @@ class NameStatus:
     """The verdict on one name."""
 
     name: str
-    status: str  # available | owned | soft_deleted | taken | invalid
+    status: str  # one of STATUSES
     reason: str | None = None
     message: str | None = None
     resource_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown name status {self.status!r}: use one of {', '.join(STATUSES)}")
 
     def as_dict(self) -> dict[str, Any]:
         """The ``resources.<check>`` entry of the result."""
@@ -125,14 +137,24 @@ def _label_of(address: Any) -> str:
     return str(getattr(settings, "domain_name_label", "") or "").lower()
 
 
+def _answer(session: AzureSession, description: str, method: str, path: str, check: str, **request: Any) -> dict[str, Any]:
+    """The JSON object a name check answers (through the plain ARM pipeline, no SDK package)."""
+    result = session.arm_json(method, f"/subscriptions/{session.subscription_id}/providers/{path}", API_VERSIONS[check],
+                              description=description, permission=PERMISSIONS[check], **request)
+    if not isinstance(result, dict):
+        raise AzureError(f"Azure answered {type(result).__name__} instead of a JSON object while {description}")
+    return result
+
+
 def check_dns_label(session: AzureSession, label: str, region: str, domain: str) -> NameStatus:
     """Public IP DNS label in the region: free, ours, or someone else's."""
-    network = session.client("network")
     fqdn = f"{label}.{region}.{domain}"
-    result = session.call(f"checking the DNS label {label!r} in {region}", network.check_dns_name_availability, region,
-                          domain_name_label=label, permission=PERMISSIONS["dns_label"])
-    if result.available:
+    result = _answer(session, f"checking the DNS label {label!r} in {region}", "GET",
+                     f"Microsoft.Network/locations/{region}/CheckDnsNameAvailability", "dns_label",
+                     query={"domainNameLabel": label})
+    if result.get("available") is True:
         return NameStatus(label, "available", message=f"{fqdn} is free")
+    network = session.client("network")
     addresses = session.call("listing the public IP addresses of the subscription", lambda: list(network.public_ip_addresses.list_all()),
                              permission="Microsoft.Network/publicIPAddresses/read")
     mine = _find(addresses, lambda ip: _label_of(ip) == label and str(ip.location).lower() == region)
@@ -143,18 +165,15 @@ def check_dns_label(session: AzureSession, label: str, region: str, domain: str)
                       f"{fqdn} is in use by another subscription or tenant: choose another prefix or region")
 
 
-def _check_result(session: AzureSession, check: str, name: str, operations: Any, resource_type: str) -> Any:
-    return session.call(f"checking the {_WHAT[check]} {name!r}", operations.check_name_availability,
-                        {"name": name, "type": resource_type}, permission=PERMISSIONS[check])
-
-
-def _refused(check: str, name: str, result: Any) -> NameStatus | None:
-    """available or invalid from a checkNameAvailability result; None when the name is taken."""
-    if result.name_available:
+def _name_check(session: AzureSession, check: str, name: str) -> NameStatus | None:
+    """available or invalid from the check's checkNameAvailability answer; None when the name is taken."""
+    provider, resource_type = _PROVIDER[check]
+    result = _answer(session, f"checking the {_WHAT[check]} {name!r}", "POST", f"{provider}/checkNameAvailability", check,
+                     body={"name": name, "type": resource_type})
+    if result.get("nameAvailable") is True:
         return NameStatus(name, "available", message=f"the {_WHAT[check]} {name!r} is free")
-    reason = str(getattr(result.reason, "value", result.reason) or "")
-    if reason == "AccountNameInvalid":
-        return NameStatus(name, "invalid", "AccountNameInvalid", result.message)
+    if result.get("reason") == "AccountNameInvalid":
+        return NameStatus(name, "invalid", "AccountNameInvalid", result.get("message"))
     return None
 
 
@@ -174,11 +193,10 @@ def _soft_deleted(name: str, deleted: Any) -> NameStatus:
 
 def check_key_vault(session: AzureSession, name: str) -> NameStatus:
     """Key Vault name: free, invalid, ours, soft-deleted by us, or someone else's."""
-    vaults = session.client("keyvault").vaults
-    result = _check_result(session, "key_vault", name, vaults, "Microsoft.KeyVault/vaults")
-    status = _refused("key_vault", name, result)
+    status = _name_check(session, "key_vault", name)
     if status is not None:
         return status
+    vaults = session.client("keyvault").vaults
     lowered = name.lower()
     mine = _find(session.call("listing the key vaults of the subscription", lambda: list(vaults.list_by_subscription()),
                               permission="Microsoft.KeyVault/vaults/read"),
@@ -197,11 +215,10 @@ def check_key_vault(session: AzureSession, name: str) -> NameStatus:
 
 def check_storage_account(session: AzureSession, name: str) -> NameStatus:
     """Storage account name: free, invalid, ours, or someone else's."""
-    accounts = session.client("storage").storage_accounts
-    result = _check_result(session, "storage_account", name, accounts, "Microsoft.Storage/storageAccounts")
-    status = _refused("storage_account", name, result)
+    status = _name_check(session, "storage_account", name)
     if status is not None:
         return status
+    accounts = session.client("storage").storage_accounts
     mine = _find(session.call("listing the storage accounts of the subscription", lambda: list(accounts.list()),
                               permission="Microsoft.Storage/storageAccounts/read"),
                  lambda account: str(account.name).lower() == name.lower())
@@ -214,10 +231,10 @@ def check_storage_account(session: AzureSession, name: str) -> NameStatus:
 
 
 def check_arm(session: AzureSession, names: Mapping[str, Any], checks: Sequence[str]) -> dict[str, NameStatus]:
-    """Run the ARM checks concurrently, after requesting the token while their SDK clients are built."""
+    """Run the ARM checks concurrently, after requesting the token while the plain ARM pipeline is built."""
     domain = cloud_names(session.cloud_name).cloudapp_domain
     if checks:
-        session.warm_up(*(_CLIENT[check] for check in checks))
+        session.warm_up(PIPELINE)
     calls: dict[str, Callable[[], NameStatus]] = {
         "dns_label": lambda: check_dns_label(session, str(names["dns_label"]), str(names["region"]), domain),
         "key_vault": lambda: check_key_vault(session, _check_name(names, "key_vault")),

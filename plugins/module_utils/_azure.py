@@ -38,6 +38,15 @@ Sessions
     which honours ``Retry-After``; each ``Retry-After`` is capped and the whole retry time is bounded
     (:class:`RetrySettings`). :func:`run_concurrently` runs independent calls in threads;
     :meth:`AzureSession.warm_up` requests the token while the SDK clients are built.
+
+Plain Resource Manager requests
+    :meth:`AzureSession.arm_json` sends one REST request through azure-mgmt-core's
+    ``ARMPipelineClient`` and returns its parsed JSON, without importing an ``azure-mgmt-*`` SDK
+    package (importing ``azure.mgmt.network`` alone takes about 0.3 s). It is the pipeline the SDK
+    clients build (:func:`_arm_policies`): the session's one credential behind
+    ``ARMChallengeAuthenticationPolicy``, the same bounded ``RetryPolicy``, timeouts and TLS
+    handling, and errors raised the way the SDK raises them, so :meth:`AzureSession.translate`
+    turns them into the same messages.
 """
 
 from __future__ import annotations
@@ -395,6 +404,7 @@ class RetrySettings:
 
 
 #: SDK client of each kind: (pip package, module, class).
+#: :data:`PIPELINE` names the plain ARM pipeline of :meth:`AzureSession.arm_json` instead (for ``warm_up``).
 CLIENTS: dict[str, tuple[str, str, str]] = {
     "network": ("azure-mgmt-network", "azure.mgmt.network", "NetworkManagementClient"),
     "storage": ("azure-mgmt-storage", "azure.mgmt.storage", "StorageManagementClient"),
@@ -403,10 +413,30 @@ CLIENTS: dict[str, tuple[str, str, str]] = {
     "compute": ("azure-mgmt-compute", "azure.mgmt.compute", "ComputeManagementClient"),
 }
 
+#: The kind of the plain ARM pipeline (:meth:`AzureSession.arm_json`) in the session's client cache.
+PIPELINE = "arm"
+
+#: Answers the SDK maps to a dedicated azure-core exception (as every generated operation does).
+_ERROR_MAP = {401: "ClientAuthenticationError", 404: "ResourceNotFoundError", 409: "ResourceExistsError",
+              304: "ResourceNotModifiedError"}
+
 
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "message", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _missing_permission(permission: str | None) -> str:
+    """What a 403 lacks and which role to grant: one that holds the permission (docs/permissions.md)."""
+    if not permission:
+        return "it lacks the needed permissions; grant a role that holds them (docs/permissions.md)"
+    if permission.lower().startswith("microsoft.network/dnszones/"):
+        example = ", such as DNS Zone Contributor on the zone"
+    elif permission.lower().endswith("/read"):
+        example = ", such as Reader or the custom role in docs/permissions.md"
+    else:
+        example = " (docs/permissions.md)"
+    return f"it lacks the permission {permission}; grant a role that holds {permission}{example}"
 
 
 def _caused_by(exc: BaseException | None, kinds: tuple[type[BaseException], ...]) -> bool:
@@ -432,6 +462,33 @@ def _retry_policy(settings: RetrySettings) -> Any:
 
     return BoundedRetryPolicy(retry_total=settings.total_retries, retry_backoff_factor=settings.backoff_factor,
                               retry_backoff_max=settings.backoff_max, timeout=settings.total_seconds)
+
+
+def _arm_policies(credential: Any, scope: str, retry_policy: Any) -> list[Any]:
+    """The policies a generated azure-mgmt client puts in its pipeline, in its order (azure-mgmt-core)."""
+    from azure.core.pipeline import policies  # pylint: disable=import-outside-toplevel
+    from azure.mgmt.core.policies import (  # pylint: disable=import-outside-toplevel
+        ARMAutoResourceProviderRegistrationPolicy, ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy,
+    )
+
+    return [
+        policies.RequestIdPolicy(), policies.HeadersPolicy(), policies.UserAgentPolicy(sdk_moniker="configmgr-cmg"),
+        policies.ProxyPolicy(), policies.ContentDecodePolicy(), ARMAutoResourceProviderRegistrationPolicy(),
+        policies.RedirectPolicy(), retry_policy, ARMChallengeAuthenticationPolicy(credential, scope),
+        policies.CustomHookPolicy(), policies.NetworkTraceLoggingPolicy(), policies.DistributedTracingPolicy(),
+        policies.SensitiveHeaderCleanupPolicy(), ARMHttpLoggingPolicy(),
+    ]
+
+
+def _raise_for_arm_status(response: Any) -> None:
+    """Raise for a non-2xx answer as the SDK does: a mapped exception or HttpResponseError in ARM's error format."""
+    if 200 <= response.status_code < 300:
+        return
+    from azure.core import exceptions as core  # pylint: disable=import-outside-toplevel
+    from azure.mgmt.core.exceptions import ARMErrorFormat  # pylint: disable=import-outside-toplevel
+
+    core.map_error(response.status_code, response, {status: getattr(core, name) for status, name in _ERROR_MAP.items()})
+    raise core.HttpResponseError(response=response, error_format=ARMErrorFormat)
 
 
 class _SharedCredential:
@@ -556,16 +613,30 @@ class AzureSession:
                 self._clients[kind] = self._make_client(kind, credential)
             return self._clients[kind]
 
-    def warm_up(self, *kinds: str) -> None:
-        """Request the session's token while the SDK clients of ``kinds`` are built, in threads.
+    def pipeline(self) -> Any:
+        """The cached ``ARMPipelineClient`` of :meth:`arm_json` (no SDK package imported)."""
+        credential = self.credential
+        with self._lock:
+            if PIPELINE not in self._clients:
+                self._clients[PIPELINE] = self._make_pipeline(credential)
+            return self._clients[PIPELINE]
 
-        Building a client is mostly importing its SDK package (CPU); the token is two round trips to
+    def warm_up(self, *kinds: str) -> None:
+        """Request the session's token while the clients of ``kinds`` (SDK kinds or :data:`PIPELINE`) are built.
+
+        Building a client is mostly importing its package (CPU); the token is two round trips to
         the login endpoint (network). Done together, the round trips hide behind the imports instead of
         following them. A failure raises the error the first call would have raised.
         """
         calls: dict[str, Callable[[], Any]] = {"token": lambda: self.credential.get_token(self.cloud.scope)}
-        calls.update({kind: (lambda kind=kind: self.client(kind)) for kind in kinds})
+        calls.update({kind: (lambda kind=kind: self.pipeline() if kind == PIPELINE else self.client(kind))
+                      for kind in kinds})
         run_concurrently(calls)
+
+    def _transport_options(self) -> dict[str, Any]:
+        """Retries and timeouts, the same for SDK clients and the plain pipeline."""
+        return {"retry_policy": _retry_policy(self.retry), "connection_timeout": self.retry.connection_timeout,
+                "read_timeout": self.retry.read_timeout}
 
     def _make_client(self, kind: str, credential: _SharedCredential) -> Any:
         package, module_name, class_name = CLIENTS[kind]
@@ -573,11 +644,18 @@ class AzureSession:
             module = __import__(module_name, fromlist=[class_name])
         except ImportError as exc:
             raise MissingDependencyError(package, exc) from None
-        return getattr(module, class_name)(
-            credential, self.subscription_id, base_url=self.resource_manager, credential_scopes=[self.cloud.scope],
-            retry_policy=_retry_policy(self.retry), connection_timeout=self.retry.connection_timeout,
-            read_timeout=self.retry.read_timeout,
-        )
+        return getattr(module, class_name)(credential, self.subscription_id, base_url=self.resource_manager,
+                                           credential_scopes=[self.cloud.scope], **self._transport_options())
+
+    def _make_pipeline(self, credential: _SharedCredential) -> Any:
+        try:
+            from azure.mgmt.core import ARMPipelineClient  # pylint: disable=import-outside-toplevel
+        except ImportError as exc:
+            raise MissingDependencyError("azure-mgmt-core", exc) from None
+        options = self._transport_options()
+        return ARMPipelineClient(base_url=self.resource_manager,
+                                 policies=_arm_policies(credential, self.cloud.scope, options.pop("retry_policy")),
+                                 **options)
 
     def close(self) -> None:
         """Close every client and the credential."""
@@ -608,6 +686,28 @@ class AzureSession:
         except Exception as exc:  # pylint: disable=broad-except
             raise self.translate(exc, description, permission) from None
 
+    def arm_json(self, method: str, path: str, api_version: str, *, description: str, permission: str | None = None,
+                 query: Mapping[str, str] | None = None, body: Any = None) -> Any:
+        """Send one Resource Manager request through :meth:`pipeline` and return its parsed JSON (None if empty).
+
+        ``path`` starts at the Resource Manager root (``/subscriptions/...``); ``api_version`` and
+        ``query`` become the query string, ``body`` the JSON body. Errors are those of :meth:`call`.
+        """
+        def send() -> Any:
+            from azure.core.rest import HttpRequest  # pylint: disable=import-outside-toplevel
+
+            params = {**(query or {}), "api-version": api_version}
+            request = HttpRequest(method, self.resource_manager.rstrip("/") + path, params=params, json=body,
+                                  headers={"Accept": "application/json"})
+            response = self.pipeline().send_request(request)
+            _raise_for_arm_status(response)
+            try:
+                return response.json() if response.content else None
+            except ValueError:
+                raise AzureError(f"Azure answered HTTP {response.status_code} without valid JSON while {description}") from None
+
+        return self.call(description, send, permission=permission)
+
     def translate(self, exc: BaseException, description: str, permission: str | None = None) -> CmgError:
         """The :class:`AzureError` for an exception raised while ``description``."""
         try:
@@ -623,10 +723,8 @@ class AzureSession:
             return AzureError(f"Azure refused the credentials of {self.principal} ({self.auth_source_used}) while "
                               f"{description}: {_first_line(exc)}; check client_id, secret and tenant", **details)
         if status == 403:
-            need = f"the permission {permission}" if permission else "the needed permissions"
             return AzureError(f"{self.principal} may not act in subscription {self.subscription_id} while {description}: "
-                              f"it lacks {need}; grant the Reader role or the custom role in docs/permissions.md "
-                              f"({_first_line(exc)})", **details)
+                              f"{_missing_permission(permission)} ({_first_line(exc)})", **details)
         if status == 429:
             return AzureError(f"Azure kept throttling (429 Too Many Requests) while {description} after "
                               f"{self.retry.total_retries} retries; try again later ({_first_line(exc)})", **details)

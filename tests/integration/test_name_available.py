@@ -109,7 +109,7 @@ def test_us_government_cloud_from_metadata(azure_sandbox):
     assert run.result["names"]["deployment_name"] == "granitefalls.usgovvirginia.cloudapp.usgovcloudapi.net"
     assert run.result["resources"]["dns_label"]["message"] == "granitefalls.usgovvirginia.cloudapp.usgovcloudapi.net is free"
     assert [r.path for r in azure_sandbox.arm_requests() if "Network" in r.path] == \
-        [f"{SUB}/providers/Microsoft.Network/locations/usgovvirginia/checkDnsNameAvailability"]
+        [f"{SUB}/providers/Microsoft.Network/locations/usgovvirginia/CheckDnsNameAvailability"]
 
 
 def test_metadata_url_cloud_in_2015_form(azure_sandbox):

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from ansible_collections.configmgr.cmg.plugins.module_utils import _availability
 from ansible_collections.configmgr.cmg.plugins.module_utils._availability import (
-    HEURISTIC_NOTE, dns_names, name_availability, parse_nameserver, plan,
+    HEURISTIC_NOTE, STATUSES, NameStatus, dns_names, name_availability, parse_nameserver, plan,
 )
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import DnsError, NamingError
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import cloud_names
@@ -31,10 +38,14 @@ def test_all_free_with_content(azure_sandbox, env):
                                                 "message": "granitefalls.westus.cloudapp.azure.com is free", "resource_id": None}
     assert _statuses(result) == {"dns_label": "available", "key_vault": "available", "storage_account": "available"}
     assert (result["auth_source_used"], result["method"], result["names"]["service_name"]) == ("env", "arm", "GraniteFalls.contoso.com")
-    paths = sorted((r.method, r.path) for r in azure_sandbox.arm_requests())
-    assert paths == [("GET", f"{SUB}/providers/Microsoft.Network/locations/westus/checkDnsNameAvailability"),
-                     ("POST", f"{SUB}/providers/Microsoft.KeyVault/checkNameAvailability"),
-                     ("POST", f"{SUB}/providers/Microsoft.Storage/checkNameAvailability")]
+    sent = sorted((r.method, r.path, r.query) for r in azure_sandbox.arm_requests())
+    assert sent == [
+        ("GET", f"{SUB}/providers/Microsoft.Network/locations/westus/CheckDnsNameAvailability",
+         {"domainNameLabel": "granitefalls", "api-version": "2025-07-01"}),
+        ("POST", f"{SUB}/providers/Microsoft.KeyVault/checkNameAvailability", {"api-version": "2025-05-01"}),
+        ("POST", f"{SUB}/providers/Microsoft.Storage/checkNameAvailability", {"api-version": "2025-08-01"}),
+    ]
+    assert {r.headers["authorization"].split()[0] for r in azure_sandbox.arm_requests()} == {"Bearer"}
     bodies = sorted(str(r.body) for r in azure_sandbox.arm_requests() if r.method == "POST")
     assert bodies == ["{'name': 'granitefalls', 'type': 'Microsoft.KeyVault/vaults'}",
                       "{'name': 'granitefalls', 'type': 'Microsoft.Storage/storageAccounts'}"]
@@ -83,7 +94,7 @@ def test_invalid_names_are_not_sent_to_azure(azure_sandbox, env):
     assert _statuses(result) == {"dns_label": "available", "key_vault": "available", "storage_account": "invalid"}
     assert result["resources"]["storage_account"]["name"] == "granite-falls"
     assert sorted(r.path.split("/providers/")[1] for r in azure_sandbox.arm_requests()) == \
-        ["Microsoft.KeyVault/checkNameAvailability", "Microsoft.Network/locations/westus/checkDnsNameAvailability"]
+        ["Microsoft.KeyVault/checkNameAvailability", "Microsoft.Network/locations/westus/CheckDnsNameAvailability"]
     azure_sandbox.clear_requests()
     none_valid = name_availability({"prefix": "a--" + "b" * 30, "region": "westus", "checks": ["key_vault", "storage_account"]}, env)
     assert _statuses(none_valid) == {"key_vault": "invalid", "storage_account": "invalid"}
@@ -154,3 +165,46 @@ def test_three_checks_run_concurrently(azure_sandbox, env):
     assert _statuses(result) == {"dns_label": "available", "key_vault": "available", "storage_account": "available"}
     assert (held.arrived, held.released, held.broken) == (3, 3, False)
     assert len(azure_sandbox.arm_requests()) == 3
+
+
+#: Run name_availability in a fresh interpreter and tell which azure-mgmt SDK packages it imported.
+_PROBE = """
+import json, sys
+from ansible_collections.configmgr.cmg.plugins.module_utils._availability import name_availability
+result = name_availability(json.loads(sys.argv[1]))
+sdk = [m for m in ("azure.mgmt.network", "azure.mgmt.storage", "azure.mgmt.keyvault") if m in sys.modules]
+print(json.dumps({"statuses": {c: e["status"] for c, e in result["resources"].items()}, "sdk": sdk,
+                  "pipeline": "azure.mgmt.core" in sys.modules}))
+"""
+
+
+def _fresh_run(azure_sandbox, options):
+    collections = Path(os.path.abspath(_availability.__file__)).parents[5]  # holds ansible_collections/configmgr/cmg
+    env = dict(os.environ, **azure_sandbox.env(), PYTHONPATH=str(collections))
+    run = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(options)], env=env, capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_all_free_imports_no_sdk_package(azure_sandbox):
+    """Three free names go through the plain ARM pipeline: azure.mgmt.network, storage and keyvault stay unimported."""
+    probe = _fresh_run(azure_sandbox, {"prefix": "freecmg", "region": "westus", "content_enabled": True})
+    assert probe == {"statuses": {"dns_label": "available", "key_vault": "available", "storage_account": "available"},
+                     "sdk": [], "pipeline": True}
+    assert len(azure_sandbox.arm_requests()) == 3 and len(azure_sandbox.token_requests()) == 1
+
+
+def test_a_taken_name_imports_only_its_sdk_package(azure_sandbox):
+    """The probe above can fail: a taken storage name builds the storage client (to list our accounts), and only it."""
+    azure_sandbox.seed({"names": {"taken": {"storage_account": ["takencmg"]}}})
+    probe = _fresh_run(azure_sandbox, {"prefix": "takencmg", "region": "westus", "content_enabled": True})
+    assert probe == {"statuses": {"dns_label": "available", "key_vault": "available", "storage_account": "taken"},
+                     "sdk": ["azure.mgmt.storage"], "pipeline": True}
+    assert len(azure_sandbox.token_requests()) == 1
+
+
+def test_statuses_are_the_known_ones():
+    assert [NameStatus("x", status).status for status in STATUSES] == list(STATUSES)
+    with pytest.raises(ValueError, match="unknown name status 'free'"):
+        NameStatus("x", "free")

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._azure import (
-    AZURE_ARGUMENT_SPEC, AzureSession, RetrySettings, azure_argument_spec, parse_metadata, resolve_cloud,
+    AZURE_ARGUMENT_SPEC, PIPELINE, AzureSession, RetrySettings, azure_argument_spec, parse_metadata, resolve_cloud,
     resolve_settings, run_concurrently,
 )
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import AzureError, MissingDependencyError
@@ -188,10 +188,30 @@ def _session(env, retry=None, **options):
     return AzureSession.from_options(options, env, retry)
 
 
+VAULT_PERMISSION = "Microsoft.KeyVault/checkNameAvailability/read"
+
+
 def _vault_check(session, name="freevault"):
     client = session.client("keyvault")
     return session.call(f"checking {name}", client.vaults.check_name_availability,
-                        {"name": name, "type": "Microsoft.KeyVault/vaults"}, permission="Microsoft.KeyVault/checkNameAvailability/read")
+                        {"name": name, "type": "Microsoft.KeyVault/vaults"}, permission=VAULT_PERMISSION)
+
+
+def _sdk_free(session, name="freevault"):
+    """Is the vault name free? Asked through the SDK client."""
+    return _vault_check(session, name).name_available
+
+
+def _arm_json_free(session, name="freevault"):
+    """Is the vault name free? Asked through the plain ARM pipeline (AzureSession.arm_json)."""
+    answer = session.arm_json("POST", f"/subscriptions/{session.subscription_id}/providers/Microsoft.KeyVault/checkNameAvailability",
+                              "2025-05-01", description=f"checking {name}", permission=VAULT_PERMISSION,
+                              body={"name": name, "type": "Microsoft.KeyVault/vaults"})
+    return answer["nameAvailable"]
+
+
+#: The two ways to reach Resource Manager: every retry and error test runs through both.
+BOTH_PATHS = pytest.mark.parametrize("vault_free", [_sdk_free, _arm_json_free], ids=["sdk", "arm_json"])
 
 
 def test_session_reports_source_and_cloud_from_list_metadata(azure_sandbox, sandbox_env):
@@ -227,70 +247,138 @@ def test_missing_sdk_package_names_the_pip_package(sandbox_env, monkeypatch):
     assert error.value.package == "azure-mgmt-compute"
 
 
-def test_429_is_retried_after_the_retry_after_the_service_sends(azure_sandbox, sandbox_env):
+@BOTH_PATHS
+def test_429_is_retried_after_the_retry_after_the_service_sends(azure_sandbox, sandbox_env, vault_free):
     azure_sandbox.fault("POST", r".*/Microsoft\.KeyVault/checkNameAvailability", 429, times=2, headers={"Retry-After": "1"})
     started = time.monotonic()
-    assert _vault_check(_session(sandbox_env)).name_available is True
+    assert vault_free(_session(sandbox_env)) is True
     checks = [r for r in azure_sandbox.arm_requests() if r.path.endswith("checkNameAvailability")]
     assert len(checks) == 3
     assert checks[1].time - checks[0].time >= 1.0 and checks[2].time - checks[1].time >= 1.0
     assert time.monotonic() - started < 10
 
 
-def test_retry_time_is_bounded_even_with_a_huge_retry_after(azure_sandbox, sandbox_env):
+@BOTH_PATHS
+def test_retry_time_is_bounded_even_with_a_huge_retry_after(azure_sandbox, sandbox_env, vault_free):
     azure_sandbox.fault("POST", r".*/Microsoft\.KeyVault/checkNameAvailability", 429, times=50, headers={"Retry-After": "3600"})
     retry = RetrySettings(total_retries=2, max_retry_after=0.5, total_seconds=5)
     started = time.monotonic()
     with pytest.raises(AzureError) as error:
-        _vault_check(_session(sandbox_env, retry))
+        vault_free(_session(sandbox_env, retry))
     assert time.monotonic() - started < 4
     assert str(error.value).startswith("Azure kept throttling (429 Too Many Requests) while checking freevault after 2 retries")
     assert len([r for r in azure_sandbox.arm_requests() if r.path.endswith("checkNameAvailability")]) == 3
 
 
-def test_503_is_retried(azure_sandbox, sandbox_env):
+@BOTH_PATHS
+def test_503_is_retried(azure_sandbox, sandbox_env, vault_free):
     azure_sandbox.fault("POST", r".*/Microsoft\.KeyVault/checkNameAvailability", 503, times=1, headers={"Retry-After": "0"})
-    assert _vault_check(_session(sandbox_env, RetrySettings(backoff_factor=0.01))).name_available is True
+    assert vault_free(_session(sandbox_env, RetrySettings(backoff_factor=0.01))) is True
+    assert len([r for r in azure_sandbox.arm_requests() if r.path.endswith("checkNameAvailability")]) == 2
 
 
-def test_wrong_secret_names_the_principal(azure_sandbox, sandbox_env):
+@BOTH_PATHS
+def test_wrong_secret_names_the_principal(azure_sandbox, sandbox_env, vault_free):
     session = _session(dict(sandbox_env, AZURE_SECRET="wrong"))
     with pytest.raises(AzureError) as error:
-        _vault_check(session)
+        vault_free(session)
     assert str(error.value) == (
         f"Azure refused the credentials of the service principal {azure_sandbox.client_id} (env) at {azure_sandbox.url}/: "
         "Authentication failed: AADSTS7000215: Invalid client secret provided.; check client_id, secret and tenant")
     assert "wrong" not in str(error.value)
 
 
-def test_401_from_resource_manager(azure_sandbox, sandbox_env):
+@BOTH_PATHS
+def test_401_from_resource_manager(azure_sandbox, sandbox_env, vault_free):
     azure_sandbox.fault("POST", r".*/checkNameAvailability", 401,
                         body={"error": {"code": "InvalidAuthenticationToken", "message": "The access token is invalid."}})
     with pytest.raises(AzureError) as error:
-        _vault_check(_session(sandbox_env))
+        vault_free(_session(sandbox_env))
     assert str(error.value) == (
         f"Azure refused the credentials of the service principal {azure_sandbox.client_id} (env) while checking freevault: "
         "(InvalidAuthenticationToken) The access token is invalid.; check client_id, secret and tenant")
 
 
-def test_403_names_principal_and_permission(azure_sandbox, sandbox_env):
+@BOTH_PATHS
+def test_403_names_principal_and_permission(azure_sandbox, sandbox_env, vault_free):
     azure_sandbox.fault("POST", r".*/checkNameAvailability", 403,
                         body={"error": {"code": "AuthorizationFailed", "message": "no authorization"}})
     with pytest.raises(AzureError) as error:
-        _vault_check(_session(sandbox_env))
+        vault_free(_session(sandbox_env))
     assert str(error.value) == (
         f"the service principal {azure_sandbox.client_id} may not act in subscription {azure_sandbox.subscription_id} while "
-        "checking freevault: it lacks the permission Microsoft.KeyVault/checkNameAvailability/read; grant the Reader role "
-        "or the custom role in docs/permissions.md ((AuthorizationFailed) no authorization)")
+        "checking freevault: it lacks the permission Microsoft.KeyVault/checkNameAvailability/read; grant a role that holds "
+        "Microsoft.KeyVault/checkNameAvailability/read, such as Reader or the custom role in docs/permissions.md "
+        "((AuthorizationFailed) no authorization)")
     assert error.value.details == {"status_code": 403, "error_code": "AuthorizationFailed"}
 
 
-def test_timeout_names_the_endpoint(azure_sandbox, sandbox_env):
+@pytest.mark.parametrize("permission, advice", [
+    ("Microsoft.Network/dnsZones/CNAME/write", "it lacks the permission Microsoft.Network/dnsZones/CNAME/write; grant a role "
+                                               "that holds Microsoft.Network/dnsZones/CNAME/write, such as DNS Zone Contributor "
+                                               "on the zone"),
+    ("Microsoft.Compute/virtualMachines/write", "it lacks the permission Microsoft.Compute/virtualMachines/write; grant a role "
+                                                "that holds Microsoft.Compute/virtualMachines/write (docs/permissions.md)"),
+    (None, "it lacks the needed permissions; grant a role that holds them (docs/permissions.md)"),
+])
+def test_403_advice_follows_the_permission(azure_sandbox, sandbox_env, permission, advice):
+    """Reader cannot write DNS: a write names a role that holds the permission, DNS Zone Contributor for DNS zones."""
+    path = f"/subscriptions/{azure_sandbox.subscription_id}/resourceGroups/rg-dns/providers/Microsoft.Network/dnsZones/contoso.test/CNAME/cmg"
+    azure_sandbox.fault("PUT", r".*/dnsZones/.*", 403, body={"error": {"code": "AuthorizationFailed", "message": "denied"}})
+    with pytest.raises(AzureError) as error:
+        _session(sandbox_env).arm_json("PUT", path, "2018-05-01", description="creating the CNAME record set cmg",
+                                       permission=permission, body={"properties": {"TTL": 3600}})
+    assert str(error.value) == (
+        f"the service principal {azure_sandbox.client_id} may not act in subscription {azure_sandbox.subscription_id} while "
+        f"creating the CNAME record set cmg: {advice} ((AuthorizationFailed) denied)")
+
+
+def test_arm_json_shares_the_token_and_answers_json(azure_sandbox, sandbox_env):
+    with _session(sandbox_env) as session:
+        session.warm_up(PIPELINE)
+        assert _arm_json_free(session) is True and _sdk_free(session) is True
+        assert session.pipeline() is session.pipeline()
+        assert session.token_requests == 1
+    assert len(azure_sandbox.token_requests()) == 1
+    light, sdk = azure_sandbox.arm_requests()
+    assert (light.query, light.body, light.headers["authorization"]) == \
+        ({"api-version": "2025-05-01"}, {"name": "freevault", "type": "Microsoft.KeyVault/vaults"}, sdk.headers["authorization"])
+
+
+def test_arm_json_error_of_an_unknown_route(azure_sandbox, sandbox_env):
+    with pytest.raises(AzureError) as error:
+        _session(sandbox_env).arm_json("GET", f"/subscriptions/{azure_sandbox.subscription_id}/providers/Microsoft.Nothing/here",
+                                       "2025-01-01", description="reading nothing")
+    assert str(error.value).startswith("Azure answered HTTP 404 while reading nothing: (")
+    assert error.value.details["status_code"] == 404
+
+
+def test_arm_json_verifies_tls_with_the_ca_bundle(azure_sandbox, sandbox_env, monkeypatch):
+    """REQUESTS_CA_BUNDLE is what lets the pipeline trust the sandbox: without it, TLS verification fails."""
+    session = _session(sandbox_env, RetrySettings(total_retries=0))
+    session.credential.get_token(session.cloud.scope)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    with pytest.raises(AzureError) as error:
+        _arm_json_free(session)
+    assert str(error.value).startswith(f"the Azure endpoint {azure_sandbox.url}/ did not answer while checking freevault (")
+    assert "CERTIFICATE_VERIFY_FAILED" in str(error.value)
+    assert azure_sandbox.arm_requests() == []
+
+
+def test_missing_mgmt_core_names_the_pip_package(sandbox_env, monkeypatch):
+    monkeypatch.setitem(sys.modules, "azure.mgmt.core", None)
+    with pytest.raises(MissingDependencyError) as error:
+        _session(sandbox_env).pipeline()
+    assert error.value.package == "azure-mgmt-core"
+
+
+@BOTH_PATHS
+def test_timeout_names_the_endpoint(azure_sandbox, sandbox_env, vault_free):
     session = _session(sandbox_env, RetrySettings(total_retries=0, read_timeout=0.3))
     session.credential.get_token(session.cloud.scope)
     azure_sandbox.latency = 1.0
     with pytest.raises(AzureError) as error:
-        _vault_check(session)
+        vault_free(session)
     assert str(error.value).startswith(f"the Azure endpoint {azure_sandbox.url}/ did not answer while checking freevault (")
 
 
