@@ -75,7 +75,7 @@ notes:
     subscription's own resources, read access to public IP addresses, key vaults, deleted key vaults and storage
     accounts (the built-in Reader role has them all)."
 requirements:
-  - azure-identity
+  - azure-mgmt-core (the three name checks)
   - azure-mgmt-network
   - azure-mgmt-keyvault
   - azure-mgmt-storage
