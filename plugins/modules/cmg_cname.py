@@ -149,7 +149,6 @@ notes:
     O(state=absent), C(Microsoft.Network/dnsZones/CNAME/delete) (the built-in DNS Zone Contributor role has them)."
 requirements:
   - dnspython
-  - azure-identity
   - azure-mgmt-dns
 seealso:
   - module: configmgr.cmg.cmg_name_available
