@@ -171,8 +171,8 @@ def test_bad_certificate_stops_before_azure(azure_sandbox: AzureSandbox, contoso
     assert_no_secret(report_dir, run)
 
 
-def test_renewal_with_another_common_name_stops_before_azure(azure_sandbox: AzureSandbox, contoso_pki: Pki,
-                                                            tmp_path: Path) -> None:
+def test_renewal_with_another_common_name_stops_before_azure(
+        azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
     previous = tmp_path / "previous.pem"
     previous.write_bytes(pki.pem(pki.make_cert("GraniteFalls.Contoso.com", pki.rsa_key(2048), contoso_pki.issuing).cert))
     renewed = contoso_pki.pfx("renewed.pfx", "GraniteFalls.contoso.com")
