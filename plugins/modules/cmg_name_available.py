@@ -201,7 +201,7 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 
 
 def argument_spec() -> dict:
-    """The module's options plus the shared Azure options."""
+    """The module's options plus the shared Azure options (whose ``secret`` is ``no_log=True`` there)."""
     spec = azure_argument_spec()
     spec.update(
         service_name={"type": "str"},
