@@ -139,18 +139,21 @@ def _credentials_path(environ: Mapping[str, str]) -> str:
 
 def read_credentials_file(path: str, profile: str) -> dict[str, str]:
     """The ``profile`` section of an azure.azcollection style credentials file (INI)."""
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)
     try:
         with open(path, encoding="utf-8") as handle:
             parser.read_file(handle)
+        items = parser.items(profile) if parser.has_section(profile) else None
     except OSError as exc:
         raise AzureError(f"cannot read the Azure credentials file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise AzureError(f"the Azure credentials file {path} is not UTF-8 text") from None
     except configparser.Error as exc:
         raise AzureError(f"the Azure credentials file {path} is not a valid INI file: {str(exc).splitlines()[0]}") from None
-    if not parser.has_section(profile):
+    if items is None:
         sections = ", ".join(parser.sections()) or "none"
         raise AzureError(f"the Azure credentials file {path} has no [{profile}] section (sections: {sections})")
-    return {key: value.strip() for key, value in parser.items(profile) if value.strip()}
+    return {key: value.strip() for key, value in items if value.strip()}
 
 
 def _cli_subscription(environ: Mapping[str, str]) -> str | None:
@@ -258,10 +261,10 @@ def _auto_source(options: Mapping[str, Any], environ: Mapping[str, str]) -> str:
 
 
 def _has_default_profile(environ: Mapping[str, str]) -> bool:
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(_credentials_path(environ), encoding="utf-8")
-    except configparser.Error:
+    except (configparser.Error, UnicodeDecodeError):
         return False
     return parser.has_section("default")
 

@@ -576,8 +576,8 @@ def time_findings(cert: Any, facts: dict[str, Any], now: datetime.datetime, min_
     if cert.not_valid_after_utc <= now:
         return [finding(EXPIRED, f"the certificate expired on {facts['not_after']}: renew it")]
     if facts["days_remaining"] < min_days:
-        return [finding(EXPIRING_SOON, f"the certificate expires in {facts['days_remaining']} days "
-                                       f"({facts['not_after']}): renew it (same common name) before it expires")]
+        return [finding(EXPIRING_SOON, f"the certificate expires on {facts['not_after']}, within the {min_days} days of "
+                                       "min_days_remaining: renew it (same common name) before it expires")]
     return []
 
 

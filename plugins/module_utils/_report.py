@@ -501,6 +501,17 @@ def _mode_of(path: str) -> int | None:
         return stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise ReportError(f"cannot read the mode of the report file {path}: {exc.strerror or exc}") from exc
+
+
+def _set_modes(paths: list[str], mode: int) -> None:
+    """Correct the mode of report files whose content is already right."""
+    for path in paths:
+        try:
+            os.chmod(path, mode)
+        except OSError as exc:
+            raise ReportError(f"cannot set the mode of the report file {path}: {exc.strerror or exc}") from exc
 
 
 def _write_atomic(directory: str, name: str, content: str, mode: int) -> str:
@@ -544,6 +555,21 @@ def _replace_all(directory: str, contents: dict[str, str], mode: int) -> None:
                 os.unlink(temp)
 
 
+def _render(report: dict[str, Any], on_disk: dict[str, str | None], now: datetime | None) -> tuple[dict[str, str], str, bool]:
+    """The files' contents, their timestamp, and whether they equal the files on disk.
+
+    The report is rendered with the timestamp of the report on disk first; only when that differs from
+    the files on disk is it rendered again, with the current time.
+    """
+    previous = _previous_timestamp(on_disk["json"])
+    if previous:
+        contents = render_all(report, previous)
+        if contents == on_disk:
+            return contents, previous, True
+    timestamp = utc_timestamp(now)
+    return render_all(report, timestamp), timestamp, False
+
+
 def write_report(directory: str, report: dict[str, Any], mode: int = DEFAULT_MODE, check_mode: bool = False,
                  now: datetime | None = None) -> dict[str, Any]:
     """Write the three report files into ``directory`` when their content or mode changed.
@@ -556,18 +582,15 @@ def write_report(directory: str, report: dict[str, Any], mode: int = DEFAULT_MOD
     directory = os.path.abspath(os.path.expanduser(directory))
     paths = {kind: os.path.join(directory, name) for kind, name in FILES.items()}
     on_disk = {kind: _read(path) for kind, path in paths.items()}
-    previous = _previous_timestamp(on_disk["json"])
-    same = previous is not None and render_all(report, previous) == on_disk
-    timestamp = previous if same and previous else utc_timestamp(now)
-    contents = render_all(report, timestamp)
+    contents, timestamp, same = _render(report, on_disk, now)
     wrong_modes = [path for path in paths.values() if _mode_of(path) not in (None, mode)]
     changed = not same or bool(wrong_modes)
     if changed and not check_mode:
-        if not same:
+        if same:
+            _set_modes(wrong_modes, mode)
+        else:
             _ensure_directory(directory)
             _replace_all(directory, contents, mode)
-        for path in paths.values():
-            os.chmod(path, mode)
     return {
         "changed": changed,
         "paths": paths,

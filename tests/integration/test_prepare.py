@@ -13,6 +13,9 @@ import stat
 from pathlib import Path
 from typing import Any, Iterator
 
+import dns.query
+import dns.tsigkeyring
+import dns.update
 import pytest
 from junitparser import JUnitXml
 
@@ -171,6 +174,21 @@ def test_bad_certificate_stops_before_azure(azure_sandbox: AzureSandbox, contoso
     assert_no_secret(report_dir, run)
 
 
+def test_relative_report_dir_is_taken_from_where_ansible_playbook_started(
+        azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    launch = tmp_path / "launch"
+    launch.mkdir()
+    unreadable = tmp_path / "empty.pfx"
+    unreadable.write_bytes(b"")
+    run = run_playbook(PLAYBOOK, extra_vars=role_vars(contoso_pki, unreadable, Path("rel-report")),
+                       env={**azure_sandbox.env(), "PWD": str(launch)})
+    assert run.rc == 2
+    assert sorted(path.name for path in (launch / "rel-report").iterdir()) == sorted(FILES)
+    assert not (PLAYBOOK.parent / "rel-report").exists()
+    assert run.result(ROLE + "Stop with the message of the failed step")["msg"].endswith(
+        f"(readiness report: {launch / 'rel-report'})")
+
+
 def test_renewal_with_another_common_name_stops_before_azure(
         azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
     previous = tmp_path / "previous.pem"
@@ -231,3 +249,48 @@ def test_rfc2136_creates_waits_and_is_idempotent(azure_sandbox: AzureSandbox, bi
     assert changed_tasks(second) == []
     assert azure_sandbox.writes() == []
     assert_no_secret(report_dir, first, second, secrets=(pki.PASSWORD, bind.key_secret))
+
+
+# ------------------------------------------------------------------------------------------------
+# cmg_name_check_method: dns once the CMG exists (its names resolve)
+# ------------------------------------------------------------------------------------------------
+
+DNS_METHOD_PLAY = """\
+- name: Prepare with the DNS name check against BIND
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    configmgr.cmg.cmg_name_available:
+      nameservers: ["{address}"]
+  roles:
+    - role: configmgr.cmg.prepare
+"""
+
+
+def test_dns_method_still_creates_the_cname_when_the_cmg_names_resolve(contoso_pki: Pki, tmp_path: Path) -> None:
+    certificate = contoso_pki.pfx("granitefalls-dns.pfx", "GraniteFalls.contoso.test")
+    report_dir = tmp_path / "report"
+    with running_named(("contoso.test", "cloudapp.azure.com", "vault.azure.net")) as server:
+        keyring = dns.tsigkeyring.from_text({server.key_name: server.key_secret})
+        update = dns.update.UpdateMessage("cloudapp.azure.com", keyring=keyring, keyalgorithm=server.key_algorithm)
+        update.add("granitefalls.westus", 300, "A", "203.0.113.7")
+        assert dns.query.tcp(update, server.host, port=server.port, timeout=5).rcode() == 0
+        extra = role_vars(contoso_pki, certificate, report_dir, cmg_name_check_method="dns", cmg_dns_provider="rfc2136",
+                          cmg_dns_zone="contoso.test", cmg_dns_server=server.host, cmg_dns_port=server.port,
+                          cmg_dns_key_name=server.key_name, cmg_dns_key_secret=server.key_secret, cmg_wait_for_dns=False)
+        run = run_playbook(DNS_METHOD_PLAY.format(address=server.address), extra_vars=extra)
+        target = answered_target(NameServer(server.host, server.host, server.port), "granitefalls.contoso.test", 2)
+    assert run.status(ROLE + "Check the CMG names in Azure") == "ok", run.stdout
+    assert run.result(ROLE + "Check the CMG names in Azure")["resources"]["dns_label"]["status"] == "taken"
+    assert run.result(CNAME_TASK)["changed"] is True, run.stdout
+    assert target == TARGET
+    # The taken name stays a failure of the report (the DNS method cannot tell it is ours), but the CNAME exists.
+    assert run.rc == 2
+    report = report_json(report_dir)
+    assert run.result(REPORT_TASK)["status"] == report["status"] == "fail"
+    assert report["skip_reasons"] == {"propagation": "cmg_wait_for_dns is false"}
+    assert {check["id"]: check["status"] for check in report["checks"]} == {
+        "certificate.read": "pass", "certificate.chain_enterprise": "pass", "names.derived": "pass",
+        "availability.dns_label": "fail", "availability.key_vault": "warn", "dns.record": "pass",
+        "propagation.skipped": "skip"}

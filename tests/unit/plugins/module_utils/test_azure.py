@@ -124,6 +124,28 @@ def test_missing_profile_section(tmp_path):
     assert str(error.value) == f"the Azure credentials file {tmp_path}/.azure/credentials has no [nope] section (sections: default)"
 
 
+def test_percent_in_a_credentials_file_secret_is_taken_literally(tmp_path):
+    env = _home(tmp_path, "[default]\nclient_id=d\nsecret=ab%cd%(x\ntenant=t\nsubscription_id=s0\n", az=True)
+    assert resolve_settings({}, env).secret == "ab%cd%(x"
+    assert resolve_settings({"auth_source": "credential_file"}, env).secret == "ab%cd%(x"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"[default]\nsecret=ab%cd\nsecret=Zq9%secret\n",
+     "is not a valid INI file: While reading from '{path}' [line  3]: option 'secret' in section 'default' already exists"),
+    (b"[default]\nsecret=ab%cd\nZq9%secret\n", "is not a valid INI file: Source contains parsing errors: '{path}'"),
+    (b"[default]\nsecret=ab\xffZq9%secret\n", "is not UTF-8 text"),
+])
+def test_malformed_credentials_file_gives_one_line_without_values(tmp_path, content, message):
+    env = _home(tmp_path, "")
+    path = tmp_path / ".azure" / "credentials"
+    path.write_bytes(content)
+    with pytest.raises(AzureError) as error:
+        resolve_settings({"auth_source": "credential_file"}, env)
+    assert str(error.value) == f"the Azure credentials file {path} " + message.format(path=path)
+    assert error.value.__cause__ is None and error.value.__suppress_context__ is True
+
+
 # -- clouds ---------------------------------------------------------------------------------------------
 
 LIST_FORM = [

@@ -190,7 +190,11 @@ def test_missing_trust_path_and_bad_options(cert_corpus: Corpus) -> None:
 
 
 def test_min_days_remaining(cert_corpus: Corpus) -> None:
-    assert codes(run(cert_corpus, CASES[0], min_days_remaining=400)) == {"chain_enterprise", "expiring_soon"}
+    result = run(cert_corpus, CASES[0], min_days_remaining=400)
+    assert codes(result) == {"chain_enterprise", "expiring_soon"}
+    assert [item["message"] for item in result["findings"] if item["code"] == "expiring_soon"] == [
+        f"the certificate expires on {result['certificate']['not_after']}, within the 400 days of min_days_remaining: "
+        "renew it (same common name) before it expires"]
     assert codes(run(cert_corpus, CASES[0], min_days_remaining=0)) == {"chain_enterprise"}
 
 

@@ -8,15 +8,16 @@ import copy
 import json
 import os
 import stat
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
-from ansible_collections.configmgr.cmg.plugins.module_utils import _report
+from ansible_collections.configmgr.cmg.plugins.module_utils import _certificate, _report
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import derive_names
 from ansible_collections.configmgr.cmg.plugins.module_utils._report import (
     FILES, ReportError, build_report, parse_mode, render_junit, render_markdown, scrub, write_report)
+from tests.support.pki import CASES, Corpus
 
 SECRET = "Pfx-Pa55word-never-written"
 KEY_SECRET = "dHNpZy1zZWNyZXQtbmV2ZXItd3JpdHRlbg=="
@@ -341,6 +342,41 @@ def test_a_day_later_the_same_state_writes_nothing(tmp_path) -> None:
     assert "days_remaining" not in written["json"]
 
 
+def test_a_day_later_inside_the_warning_window_writes_nothing(tmp_path, cert_corpus: Corpus) -> None:
+    case = next(case for case in CASES if case.name == "expiring_soon")
+    today = datetime.now(timezone.utc)
+
+    def validated(now: datetime) -> dict:
+        result = _certificate.validate(**cert_corpus.options(case), service_name="cmg.contoso.com", now=now)
+        return dict(result, changed=False)
+
+    first = validated(today)
+    write_report(str(tmp_path), build_report(full_results(certificate=first)), now=NOW)
+    written = read_files(tmp_path)
+    assert "expiring_soon" in written["markdown"]
+    tomorrow = validated(today + timedelta(days=1))
+    assert tomorrow["certificate"]["days_remaining"] == first["certificate"]["days_remaining"] - 1
+    result = write_report(str(tmp_path), build_report(full_results(certificate=tomorrow)), now=LATER)
+    assert result["changed"] is False
+    assert read_files(tmp_path) == written
+
+
+def test_a_re_run_renders_each_file_once(tmp_path, monkeypatch) -> None:
+    calls = []
+    for kind, render in list(_report.RENDERERS.items()):
+        monkeypatch.setitem(_report.RENDERERS, kind, lambda report, timestamp, kind=kind, render=render:
+                            calls.append(kind) or render(report, timestamp))
+    write_report(str(tmp_path), build_report(full_results()), now=NOW)
+    assert calls == ["json", "markdown", "junit"]
+    calls.clear()
+    assert write_report(str(tmp_path), build_report(full_results()), now=LATER)["changed"] is False
+    assert calls == ["json", "markdown", "junit"]
+    calls.clear()
+    changed = build_report(full_results(availability=availability_result(dns_label="taken")))
+    assert write_report(str(tmp_path), changed, now=LATER)["generated_at"] == "2026-02-01T08:30:00Z"
+    assert calls == ["json", "markdown", "junit"] * 2
+
+
 def test_write_rewrites_on_content_change_with_a_new_timestamp(tmp_path) -> None:
     write_report(str(tmp_path), build_report(full_results()), now=NOW)
     before = read_files(tmp_path)["markdown"]
@@ -409,6 +445,21 @@ def test_failed_write_leaves_the_old_report_and_no_temporary_file(tmp_path, monk
     after = read_files(tmp_path)
     assert after["markdown"] == before["markdown"]
     assert after["junit"] == before["junit"]
+
+
+def test_mode_that_cannot_be_corrected_fails_in_one_line(tmp_path, monkeypatch) -> None:
+    write_report(str(tmp_path), build_report(full_results()), now=NOW)
+    markdown = tmp_path / FILES["markdown"]
+    markdown.chmod(0o644)
+
+    def refuse(_path, _mode):  # what the OS answers for a file on a read-only or immutable mount
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(_report.os, "chmod", refuse)
+    with pytest.raises(ReportError) as caught:
+        write_report(str(tmp_path), build_report(full_results()), now=LATER)
+    assert str(caught.value) == f"cannot set the mode of the report file {markdown}: Operation not permitted"
+    assert stat.S_IMODE(markdown.stat().st_mode) == 0o644
 
 
 def test_dest_that_is_a_file_fails_clearly(tmp_path) -> None:
