@@ -21,11 +21,11 @@ Invalid names are reported as ``invalid`` without asking Azure.
 from __future__ import annotations
 
 import ipaddress
-import socket
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from ._azure import PIPELINE, AzureSession, run_concurrently
+from ._dns_resolve import resolve_host, split_host_port
 from ._errors import AzureError, DnsError, MissingDependencyError, NamingError
 from ._naming import CloudNames, cloud_names, derive_names
 
@@ -258,27 +258,11 @@ def dns_names(names: Mapping[str, Any], cloud: CloudNames) -> dict[str, str]:
 
 def parse_nameserver(value: str) -> tuple[str, int]:
     """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address as (IP address, port)."""
-    text = value.strip()
-    host, port = text, 53
-    if text.startswith("["):
-        host, rest = text[1:].partition("]")[::2]
-        port_text = rest[1:] if rest.startswith(":") else ""
-        port = int(port_text) if port_text.isdigit() else 53
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-        if not port_text.isdigit():
-            raise DnsError(f"the name server {value!r} has no valid port: use host or host:port")
-        port = int(port_text)
-    if not host or not 0 < port < 65536:
-        raise DnsError(f"the name server {value!r} is not host or host:port")
-    try:
-        return str(ipaddress.ip_address(host)), port
-    except ValueError:
-        pass
-    try:
-        return socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][4][0], port
-    except OSError as exc:
-        raise DnsError(f"cannot resolve the name server {host!r}: {exc}") from None
+    host, port = split_host_port(value)
+    addresses = resolve_host(host) if host else []
+    if not addresses:
+        raise DnsError(f"cannot resolve the name server {value!r} to an address: use host or host:port")
+    return str(ipaddress.ip_address(addresses[0])), port
 
 
 def _resolver(nameservers: Sequence[str] | None, timeout: float) -> Any:

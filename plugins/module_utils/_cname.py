@@ -54,8 +54,8 @@ class Provider(Protocol):
     record_name: str
     supports_metadata: bool
 
-    def read(self) -> RecordState:
-        """The current state of the name."""
+    def read(self, others: bool = True) -> RecordState:
+        """The current state of the name; ``others=False``: other record types are not needed."""
 
     def create(self, desired: Desired) -> RecordState:
         """Create the CNAME; only if the name holds nothing."""
@@ -123,7 +123,8 @@ def _up_to_date(current: RecordState, desired: Desired) -> bool:
 
 
 def _others_error(fqdn: str, others: list[str]) -> DnsError:
-    return DnsError(f"{fqdn} already has {', '.join(sorted(others))} record(s): a CNAME cannot coexist with other "
+    named = ", ".join(sorted(others)) or "another record set"
+    return DnsError(f"{fqdn} already has {named} record(s): a CNAME cannot coexist with other "
                     "records and this module never deletes them; remove them or choose another name",
                     other_records=sorted(others))
 
@@ -152,7 +153,8 @@ def _plan_present(provider: Provider, request: CnameRequest, target: str, fqdn: 
     desired = Desired(target, request.ttl, _metadata(provider, request, current))
     after = RecordState(desired.target, desired.ttl, current.etag, desired.metadata)
     if current.target is None:
-        return _Plan("create", after, desired)
+        # an empty CNAME record set (no record, but an etag) is overwritten conditionally, not created
+        return _Plan("create" if current.etag is None else "replace", after, desired)
     if not _same(current.target, target) and request.on_conflict != "replace":
         raise DnsError(f"{fqdn} already is a CNAME for {normalize_name(current.target)}, not {target}; nothing changed "
                        "(set on_conflict=replace to point it at the new target)",
@@ -200,7 +202,8 @@ def ensure_cname(provider: Provider, request: CnameRequest, target: Optional[str
     if request.on_conflict not in ON_CONFLICT:
         raise DnsError(f"on_conflict must be one of {', '.join(ON_CONFLICT)}, not {request.on_conflict!r}")
     fqdn = f"{provider.record_name}.{provider.zone}".lower()
-    current = provider.read()
+    others = request.state != "absent"  # other record types only matter when creating the CNAME
+    current = provider.read(others=others)
     before = current
     plan = _decide(provider, request, target, fqdn, current)
     result_state = plan.after
@@ -208,7 +211,7 @@ def ensure_cname(provider: Provider, request: CnameRequest, target: Optional[str
         try:
             result_state = _apply(provider, plan, current)
         except RaceError:
-            current = provider.read()
+            current = provider.read(others=others)
             before = current
             plan = _decide(provider, request, target, fqdn, current)
             result_state = plan.after
@@ -243,11 +246,17 @@ def _propagation_servers(nameservers: Optional[list[str]]) -> Optional[Callable[
     return lambda: servers_from_option(nameservers)
 
 
+def _given(params: dict[str, Any], key: str, default: Any) -> Any:
+    """``params[key]``, or ``default`` only when it is missing or None (0 stays 0)."""
+    value = params.get(key)
+    return default if value is None else value
+
+
 def _request(params: dict[str, Any], check_mode: bool) -> CnameRequest:
     return CnameRequest(
-        service_name=params["service_name"], state=params.get("state") or "present", ttl=int(params.get("ttl") or 3600),
+        service_name=params["service_name"], state=params.get("state") or "present", ttl=int(_given(params, "ttl", 3600)),
         metadata=dict(params.get("metadata") or {}), on_conflict=params.get("on_conflict") or "fail",
-        wait=bool(params.get("wait", True)), wait_timeout=float(params.get("wait_timeout") or 300), check_mode=check_mode,
+        wait=bool(params.get("wait", True)), wait_timeout=float(_given(params, "wait_timeout", 300)), check_mode=check_mode,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ._azure import AzureSession, run_concurrently
-from ._cname import Desired, RaceError, RecordState, record_name_in
+from ._cname import Desired, RaceError, RecordState, _others_error, record_name_in
 from ._dns_resolve import DNS_PORT, NameServer, normalize_name, servers_from_names
 from ._errors import AzureError, DnsError
 
@@ -37,6 +37,12 @@ def _resource_group(resource_id: str) -> str:
 
 def _zone_contains(zone: str, fqdn: str) -> bool:
     return fqdn == zone or fqdn.endswith("." + zone)
+
+
+def _zone_not_found(problem: str, zones: Optional[list[Any]] = None) -> DnsError:
+    """The zone-not-found failure; ``zones``: the zones that were listed (None: none were listed)."""
+    details = {} if zones is None else {"zones": sorted(normalize_name(item.name) for item in zones)}
+    return DnsError(f"{problem}; create the zone, or give zone and resource_group", **details)
 
 
 class AzureDnsProvider:
@@ -70,19 +76,30 @@ class AzureDnsProvider:
         return self.session.call(f"listing the DNS zones of {self._where(None)}", lambda: list(zones.list()),
                                  permission=_READ_PERMISSION)
 
+    def _get_zone(self, zone: str, resource_group: str) -> Any:
+        """The zone when both zone and resource group are known: one GET, no listing."""
+        try:
+            return self.session.call(f"reading the DNS zone {zone} in {self._where(resource_group)}", self.client.zones.get,
+                                     resource_group, zone, permission=_READ_PERMISSION)
+        except AzureError as exc:
+            if _status(exc) == 404:
+                raise _zone_not_found(f"the DNS zone {zone} was not found in {self._where(resource_group)}") from exc
+            raise
+
     def _find_zone(self, zone: Optional[str], resource_group: Optional[str]) -> Any:
+        if zone and not _zone_contains(zone, self.fqdn):
+            raise DnsError(f"the DNS zone {zone} does not contain {self.fqdn}")
+        if zone and resource_group:
+            return self._get_zone(zone, resource_group)
         zones = self._list_zones(resource_group)
         if zone:
-            if not _zone_contains(zone, self.fqdn):
-                raise DnsError(f"the DNS zone {zone} does not contain {self.fqdn}")
             matching = [item for item in zones if normalize_name(item.name) == zone]
         else:
             matching = [item for item in zones if _zone_contains(normalize_name(item.name), self.fqdn)]
         if not matching:
             problem = (f"the DNS zone {zone} was not found in {self._where(resource_group)}" if zone
                        else f"no Azure DNS zone in {self._where(resource_group)} contains {self.fqdn}")
-            raise DnsError(f"{problem}; create the zone, or give zone and resource_group",
-                           zones=sorted(normalize_name(item.name) for item in zones))
+            raise _zone_not_found(problem, zones)
         longest = max(len(item.name) for item in matching)
         best = [item for item in matching if len(item.name) == longest]
         if len(best) > 1:
@@ -107,11 +124,12 @@ class AzureDnsProvider:
         found = run_concurrently({rtype: (lambda rtype=rtype: self._get(rtype)) for rtype in OTHER_TYPES})
         return [rtype for rtype in OTHER_TYPES if found[rtype] is not None]
 
-    def read(self) -> RecordState:
-        """The CNAME record set (target, TTL, etag, metadata); other types only when there is no CNAME."""
+    def read(self, others: bool = True) -> RecordState:
+        """The CNAME record set (target, TTL, etag, metadata; an empty record set has no target but its etag);
+        other types only when there is no CNAME record set and ``others`` are wanted."""
         record = self._get("CNAME")
         if record is None:
-            return RecordState(others=self.other_types())
+            return RecordState(others=self.other_types() if others else [])
         target = record.cname_record.cname if record.cname_record else None
         return RecordState(normalize_name(target), record.ttl, record.etag, dict(record.metadata or {}))
 
@@ -134,11 +152,7 @@ class AzureDnsProvider:
             if _status(exc) == 412:
                 raise RaceError(f"Azure DNS refused {action} {self.fqdn}: it changed since it was read (412)") from exc
             if _status(exc) == 409:
-                others = self.other_types()
-                named = ", ".join(others) if others else "another record set"
-                raise DnsError(f"{self.fqdn} already has {named} record(s): a CNAME cannot coexist with other records "
-                               "and this module never deletes them; remove them or choose another name",
-                               other_records=others) from exc
+                raise _others_error(self.fqdn, self.other_types()) from exc
             raise
 
     def _state(self, record: Any) -> RecordState:

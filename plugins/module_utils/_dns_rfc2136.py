@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ._cname import Desired, RaceError, RecordState, record_name_in
-from ._dns_resolve import NameServer, dns_modules, normalize_name, query, zone_nameservers
+from ._dns_resolve import NameServer, dns_modules, normalize_name, query, resolve_host, zone_nameservers
 from ._errors import DnsError, MissingDependencyError
 
 ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5")
@@ -62,10 +62,17 @@ class Rfc2136Provider:
             raise DnsError("key_name and key_secret go together: give both to sign updates with TSIG, or neither")
         self.options = options
         self.fqdn = normalize_name(fqdn)
-        self.address = (options.server, options.port)
         self.where = f"{options.server}:{options.port}"
+        self.address = (self._server_address(), options.port)
         self.zone = normalize_name(zone) if zone else self.find_zone()
         self.record_name = record_name_in(self.fqdn, self.zone)
+
+    def _server_address(self) -> str:
+        """The server's IP address (dnspython queries addresses only); the name is kept for messages."""
+        addresses = resolve_host(self.options.server, timeout=self.options.timeout)
+        if not addresses:
+            raise DnsError(f"cannot resolve the DNS server {self.options.server} to an address: check server")
+        return addresses[0]
 
     # --- reads -------------------------------------------------------------------------------
     def _query(self, qname: str, rdtype: str):
@@ -90,8 +97,8 @@ class Rfc2136Provider:
         raise DnsError(f"the DNS server {self.where} is not authoritative for any zone that contains {self.fqdn}; "
                        "check server and port, or give the zone")
 
-    def read(self) -> RecordState:
-        """The CNAME at the name and the other record types there."""
+    def read(self, others: bool = True) -> RecordState:
+        """The CNAME at the name and (``others``) the other record types there, from one ANY query."""
         dns = dns_modules()
         response = self._query(self.fqdn, "ANY")
         if response.rcode() == dns.rcode.REFUSED:
@@ -102,7 +109,7 @@ class Rfc2136Provider:
                 continue
             if rrset.rdtype == dns.rdatatype.CNAME:
                 state.target, state.ttl = normalize_name(rrset[0].target.to_text()), rrset.ttl
-            elif rrset.rdtype not in (dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3):
+            elif others and rrset.rdtype not in (dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3):
                 state.others.append(dns.rdatatype.to_text(rrset.rdtype))
         return state
 
@@ -126,10 +133,8 @@ class Rfc2136Provider:
         dns = _update_modules()
         key = f"TSIG key {self.options.key_name!r}" if self.options.key_name else "no TSIG key"
         try:
-            if self.options.protocol == "udp":
-                response = dns.query.udp(message, self.options.server, port=self.options.port, timeout=self.options.timeout)
-            else:
-                response = dns.query.tcp(message, self.options.server, port=self.options.port, timeout=self.options.timeout)
+            send = dns.query.udp if self.options.protocol == "udp" else dns.query.tcp
+            response = send(message, self.address[0], port=self.options.port, timeout=self.options.timeout)
         except (dns.tsig.PeerError, dns.tsig.BadSignature, dns.message.UnknownTSIGKey) as exc:
             raise DnsError(f"the DNS server {self.where} rejected {key} for zone {self.zone} ({exc}): "
                            "check key_name, key_secret and key_algorithm") from exc

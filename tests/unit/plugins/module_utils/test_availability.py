@@ -150,6 +150,17 @@ def test_parse_nameserver_errors(value):
         parse_nameserver(value)
 
 
+@pytest.mark.parametrize("value, message", [
+    ("[::1]:bad", "the name server '[::1]:bad' has an invalid port: use 'host' or 'host:port'"),
+    ("no-such-host.invalid:53", "cannot resolve the name server 'no-such-host.invalid:53' to an address: use host or host:port"),
+])
+def test_parse_nameserver_agrees_with_the_nameservers_option(value, message):
+    """One parser for name servers (_dns_resolve.split_host_port): a bad bracketed port is not port 53."""
+    with pytest.raises(DnsError) as caught:
+        parse_nameserver(value)
+    assert str(caught.value) == message
+
+
 def test_dns_method_refuses_url_cloud():
     with pytest.raises(NamingError):
         name_availability({"prefix": "x", "method": "dns", "cloud_environment": "https://arm.local"})

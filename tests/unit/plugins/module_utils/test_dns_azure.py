@@ -209,3 +209,56 @@ def test_diff_before_after(sb: AzureSandbox) -> None:
 def test_target_and_region_together_refused(sb: AzureSandbox) -> None:
     with pytest.raises(DnsError, match="give target or region, not both"):
         _run(region="westus")
+
+
+ZONE_PATH = RECORD_PATH.rsplit("/CNAME/", 1)[0]
+
+
+def test_empty_cname_record_set_is_overwritten_with_if_match(sb: AzureSandbox) -> None:
+    """A CNAME record set without a record exists: If-None-Match: * would fail twice, If-Match succeeds."""
+    empty = sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", {"TTL": 300})
+    result = _run()
+    assert (result["changed"], result["record"]["target"], result["record"]["ttl"]) == (True, TARGET, 3600)
+    assert result["diff"]["before"] == {}
+    assert [(r.method, r.path, r.headers.get("if-none-match"), r.headers.get("if-match")) for r in sb.writes()] == [
+        ("PUT", RECORD_PATH, None, empty["etag"])]
+    assert _stored(sb)["properties"]["CNAMERecord"] == {"cname": TARGET}
+
+
+def test_ttl_zero_is_refused_not_defaulted(sb: AzureSandbox) -> None:
+    with pytest.raises(DnsError) as caught:
+        _run(ttl=0)
+    assert str(caught.value) == "ttl must be between 1 and 2147483647 seconds, not 0"
+    assert sb.arm_requests() == []
+
+
+def test_absent_reads_no_other_record_types(sb: AzureSandbox) -> None:
+    result = _run(state="absent", zone="contoso.com", resource_group="rg-dns")
+    assert result["changed"] is False
+    assert [(r.method, r.path) for r in sb.arm_requests()] == [("GET", ZONE_PATH), ("GET", RECORD_PATH)]
+
+
+def test_zone_and_resource_group_get_the_zone_without_listing(sb: AzureSandbox) -> None:
+    created = _run(zone="contoso.com", resource_group="rg-dns")
+    assert (created["changed"], created["record"]["zone"]) == (True, "contoso.com")
+    assert [r.path for r in sb.arm_requests() if not r.path.startswith(ZONE_PATH + "/")] == [ZONE_PATH]
+    sb.clear_requests()
+    with pytest.raises(DnsError) as caught:
+        _run(zone="contoso.com", resource_group="rg-eu")
+    assert str(caught.value) == (f"the DNS zone contoso.com was not found in resource group rg-eu of subscription "
+                                 f"{sb.subscription_id}; create the zone, or give zone and resource_group")
+    assert caught.value.details == {}
+    assert [(r.method, r.path) for r in sb.arm_requests()] == [("GET", ZONE_PATH.replace("rg-dns", "rg-eu"))]
+
+
+def test_conflict_409_message_is_the_read_message(sb: AzureSandbox) -> None:
+    """The 409 of a write and the read before it name other records with one message."""
+    sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "TXT", {"TTL": 300, "TXTRecords": [{"value": ["x"]}]})
+    with pytest.raises(DnsError) as read_error:
+        _run()
+    sandbox_dns.inject_race(sb, "contoso.com", "other", {"TTL": 300, "TXTRecords": [{"value": ["x"]}]}, rtype="TXT")
+    with pytest.raises(DnsError) as write_error:
+        _run(service_name="other.contoso.com")
+    assert (str(write_error.value), write_error.value.details) == (
+        str(read_error.value).replace("granitefalls.", "other."), read_error.value.details)
+    assert read_error.value.details == {"other_records": ["TXT"]}

@@ -19,6 +19,7 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._cname import (
     RaceError,
     RecordState,
     ensure_cname,
+    run_cname,
 )
 from ansible_collections.configmgr.cmg.plugins.module_utils._dns_resolve import (
     NameServer,
@@ -29,7 +30,7 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._dns_resolve import 
 )
 from ansible_collections.configmgr.cmg.plugins.module_utils._dns_rfc2136 import Rfc2136Options, Rfc2136Provider
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import DnsError, NamingError
-from tests.support.bind import BindServer, running_named
+from tests.support.bind import BindServer, free_port, running_named
 
 pytestmark = pytest.mark.bind
 TARGET = "granitefalls.westus.cloudapp.azure.com"
@@ -213,3 +214,46 @@ def test_named_starts_fast_and_stops() -> None:
     assert elapsed < 2.0
     assert server.process.poll() is not None
     assert not os.path.exists(server.directory)
+
+
+def test_server_given_as_host_name(bind: BindServer) -> None:
+    """dnspython takes addresses only: the name is resolved once, and kept in messages."""
+    provider = Rfc2136Provider(_options(bind, server="localhost"), "byname.contoso.test")
+    assert (provider.address, provider.where) == ((bind.host, bind.port), f"localhost:{bind.port}")
+    result = ensure_cname(provider, CnameRequest("byname.contoso.test", wait_timeout=3.0), TARGET)
+    assert (result["changed"], result["record"]["target"]) == (True, TARGET)
+    assert result["propagation"] == [{"server": f"ns1.contoso.test ({bind.address})", "answer": TARGET, "ok": True}]
+    assert answered_target(NameServer(bind.host, bind.host, bind.port), "byname.contoso.test", 2) == TARGET
+
+
+def test_unresolvable_server_is_one_line() -> None:
+    with pytest.raises(DnsError) as caught:
+        Rfc2136Provider(Rfc2136Options("no-such-host.invalid"), "a.contoso.test", "contoso.test")
+    assert str(caught.value) == "cannot resolve the DNS server no-such-host.invalid to an address: check server"
+
+
+def _module_params(bind: BindServer, name: str, **changes: object) -> dict:
+    params = {"service_name": name, "target": TARGET, "provider": "rfc2136", "server": bind.host, "port": bind.port,
+              "key_name": bind.key_name, "key_secret": bind.key_secret}
+    params.update(changes)
+    return params
+
+
+def test_ttl_zero_is_refused_not_defaulted(bind: BindServer) -> None:
+    with pytest.raises(DnsError) as caught:
+        run_cname(_module_params(bind, "zero.contoso.test", ttl=0))
+    assert str(caught.value) == "ttl must be between 1 and 2147483647 seconds, not 0"
+    assert answered_target(NameServer(bind.host, bind.host, bind.port), "zero.contoso.test", 2) == "NXDOMAIN"
+
+
+def test_wait_timeout_zero_checks_once(bind: BindServer) -> None:
+    """wait_timeout 0 asks the servers once instead of waiting the default 300s."""
+    dead = f"127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(DnsError) as caught:
+        run_cname(_module_params(bind, "once.contoso.test", nameservers=[dead], wait_timeout=0))
+    elapsed = time.monotonic() - started
+    assert str(caught.value).startswith(f"once.contoso.test did not propagate within 0s (wanted CNAME {TARGET}): "
+                                        f"{dead} answers ")
+    assert caught.value.details["changed"] is True
+    assert elapsed < 5.0
