@@ -210,17 +210,29 @@ def get_record_set(sb: AzureSandbox, request: Request, subscription: str, group:
     return Response(200, record) if record else _not_found(name, group, subscription)
 
 
-@route("PUT", _RECORD)
-def put_record_set(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, rtype: str,
-                   name: str) -> Response:
-    """RecordSets_CreateOrUpdate: 201 on create, 200 on update, with a new etag."""
+def _conditional_write(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, rtype: str,
+                       name: str) -> Response | tuple[dict[str, Any], str, dict[str, Any] | None]:
+    """The zone, record key and current record set for a PUT or DELETE, after the race hook and the
+    If-Match / If-None-Match check; or the error to answer instead."""
     found = _zone(sb, group, zone)
     if found is None:
         return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
     key = _record_key(name, rtype)
     _run_race(sb, found, key)
     existing = found["records"].get(key)
-    failure = _precondition(request, existing) or _conflict(found, name, rtype)
+    failure = _precondition(request, existing)
+    return failure if failure is not None else (found, key, existing)
+
+
+@route("PUT", _RECORD)
+def put_record_set(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, rtype: str,
+                   name: str) -> Response:
+    """RecordSets_CreateOrUpdate: 201 on create, 200 on update, with a new etag."""
+    target = _conditional_write(sb, request, subscription, group, zone, rtype, name)
+    if isinstance(target, Response):
+        return target
+    found, key, existing = target
+    failure = _conflict(found, name, rtype)
     if failure is not None:
         return failure
     properties = (request.body or {}).get("properties", {})
@@ -233,15 +245,10 @@ def put_record_set(sb: AzureSandbox, request: Request, subscription: str, group:
 def delete_record_set(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, rtype: str,
                       name: str) -> Response:
     """RecordSets_Delete: 200 when deleted, 204 when there was nothing to delete."""
-    found = _zone(sb, group, zone)
-    if found is None:
-        return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
-    key = _record_key(name, rtype)
-    _run_race(sb, found, key)
-    existing = found["records"].get(key)
-    failure = _precondition(request, existing)
-    if failure is not None:
-        return failure
+    target = _conditional_write(sb, request, subscription, group, zone, rtype, name)
+    if isinstance(target, Response):
+        return target
+    found, key, existing = target
     if existing is None:
         return Response(204)
     del found["records"][key]
