@@ -24,7 +24,7 @@ import ipaddress
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from ._azure import PIPELINE, AzureSession, run_concurrently
+from ._azure import PIPELINE, AzureSession, naming_cloud, run_concurrently
 from ._dns_resolve import resolve_host, split_host_port
 from ._errors import AzureError, DnsError, MissingDependencyError, NamingError
 from ._naming import CloudNames, cloud_names, derive_names
@@ -324,12 +324,11 @@ def name_availability(options: Mapping[str, Any], environ: Mapping[str, str] | N
     """The ``cmg_name_available`` result for the module's options (read-only, ``changed`` is false)."""
     method = options.get("method") or "arm"
     session = None
-    cloud = options.get("cloud_environment")
     if method == "arm":
         session = session_factory(options, environ)
         cloud = session.cloud_name
-    elif cloud and "://" in str(cloud):
-        raise NamingError("method=dns needs a cloud name (AzureCloud or AzureUSGovernment), not a URL")
+    else:
+        cloud = naming_cloud(options.get("cloud_environment"), environ)
     names, checks = plan(options.get("service_name"), options.get("region"), bool(options.get("content_enabled")),
                          options.get("checks"), cloud_names(cloud).name, options.get("prefix"))
     statuses = invalid_names(names, checks)

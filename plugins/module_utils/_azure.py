@@ -768,3 +768,13 @@ def run_concurrently(calls: Mapping[str, Callable[[], T]], max_workers: int = 8)
     if errors:
         raise errors[0]
     return {key: future.result() for key, future in futures.items()}
+
+
+def naming_cloud(value: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The cloud whose naming rules a credential-free path follows: ``value`` (the ``cloud_environment``
+    option), else ``AZURE_CLOUD_ENVIRONMENT``, else None (AzureCloud). A Resource Manager URL names by
+    AzureCloud's domains: its metadata, which alone could say AzureUSGovernment, is not fetched here."""
+    environ = os.environ if environ is None else environ
+    candidates = [str(value or "")] + [environ.get(variable, "") for variable in ENVIRONMENT["cloud_environment"]]
+    cloud = next((candidate.strip() for candidate in candidates if candidate.strip()), None)
+    return "AzureCloud" if cloud and "://" in cloud else cloud

@@ -265,7 +265,8 @@ def _check_ttl(ttl: int) -> None:
         raise DnsError(f"ttl must be between 1 and 2147483647 seconds, not {ttl}")
 
 
-def _rfc2136(params: dict[str, Any], request: CnameRequest, fqdn: str) -> dict[str, Any]:
+def _rfc2136(params: dict[str, Any], request: CnameRequest, fqdn: str, environ: Any) -> dict[str, Any]:
+    from ._azure import naming_cloud  # pylint: disable=import-outside-toplevel
     from ._dns_rfc2136 import Rfc2136Options, Rfc2136Provider  # pylint: disable=import-outside-toplevel
 
     if not params.get("server"):
@@ -273,7 +274,7 @@ def _rfc2136(params: dict[str, Any], request: CnameRequest, fqdn: str) -> dict[s
     options = Rfc2136Options(server=params["server"], port=int(params.get("port") or 53), key_name=params.get("key_name"),
                              key_secret=params.get("key_secret"), key_algorithm=params.get("key_algorithm") or "hmac-sha256",
                              protocol=params.get("protocol") or "tcp")
-    target = wanted_target(params.get("target"), fqdn, params.get("region"), params.get("cloud_environment"))
+    target = wanted_target(params.get("target"), fqdn, params.get("region"), naming_cloud(params.get("cloud_environment"), environ))
     provider = Rfc2136Provider(options, fqdn, params.get("zone"))
     return ensure_cname(provider, request, target, _propagation_servers(params.get("nameservers")))
 
@@ -298,5 +299,5 @@ def run_cname(params: dict[str, Any], check_mode: bool = False, environ: Any = N
     if params.get("target") and params.get("region"):
         raise DnsError("give target or region, not both: region derives the target (the deployment name)")
     if (params.get("provider") or "azure_dns") == "rfc2136":
-        return _rfc2136(params, request, fqdn)
+        return _rfc2136(params, request, fqdn, environ)
     return _azure_dns(params, request, fqdn, environ)

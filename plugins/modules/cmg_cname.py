@@ -42,8 +42,8 @@ options:
     description:
       - The Azure region of the CMG; the target is derived with the naming rules as
         C(<prefix>.<region>.cloudapp.azure.com) (C(cloudapp.usgovcloudapi.net) in Azure US Government).
-      - The cloud is the one of O(cloud_environment); with O(provider=rfc2136) O(cloud_environment) must then be a
-        cloud name, not a URL.
+      - The cloud is the one of O(cloud_environment); with O(provider=rfc2136) it falls back to
+        E(AZURE_CLOUD_ENVIRONMENT), and a Resource Manager URL names the target like V(AzureCloud).
     type: str
   zone:
     description:

@@ -60,6 +60,8 @@ options:
     description:
       - V(arm) asks Azure Resource Manager (needs a credential with the permissions in C(docs/permissions.md)).
       - V(dns) probes public DNS with dnspython - no credential, but only a heuristic.
+      - With O(method=dns) the cloud whose names are probed is O(cloud_environment), else
+        E(AZURE_CLOUD_ENVIRONMENT); a Resource Manager URL probes AzureCloud's names (no metadata is read).
     type: str
     choices: [arm, dns]
     default: arm

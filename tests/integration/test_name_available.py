@@ -132,14 +132,17 @@ def _add(server, zone, name, rdtype, value):
 
 
 def test_dns_method_against_bind():
-    zones = ("cloudapp.azure.com", "vault.azure.net", "blob.core.windows.net")
+    zones = ("cloudapp.azure.com", "vault.azure.net", "blob.core.windows.net", "cloudapp.usgovcloudapi.net")
     with running_named(zones) as server:
         _add(server, "cloudapp.azure.com", "usedcmg.westus", "A", "203.0.113.7")
+        _add(server, "cloudapp.usgovcloudapi.net", "govcmg.usgovvirginia", "A", "203.0.113.9")
         _add(server, "vault.azure.net", "usedcmg", "A", "203.0.113.8")
         _add(server, "blob.core.windows.net", "usedcmg", "CNAME", "blob.elsewhere.example.")
         run = run_playbook(play([
             _task("free", prefix="FreeCmg", content_enabled=True, method="dns", nameservers=[server.address]),
             _task("used", prefix="UsedCmg", content_enabled=True, method="dns", nameservers=[server.address]),
+            dict(_task("gov", prefix="GovCmg", region="usgovvirginia", checks=["dns_label"], method="dns",
+                       nameservers=[server.address]), environment={"AZURE_CLOUD_ENVIRONMENT": "AzureUSGovernment"}),
         ]))
     assert run.rc == 0, run.stdout
     free = run.result("free")
@@ -153,3 +156,5 @@ def test_dns_method_against_bind():
     assert used["resources"]["storage_account"]["message"] == (
         "usedcmg.blob.core.windows.net resolves, so the storage account name 'usedcmg' is in use "
         "(heuristic: method=arm tells whether it is yours)")
+    gov = run.result("gov")
+    assert (gov["names"]["cloud_environment"], gov["resources"]["dns_label"]["status"]) == ("AzureUSGovernment", "taken")

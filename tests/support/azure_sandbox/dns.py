@@ -18,8 +18,11 @@ import uuid
 from typing import Any, Optional
 
 from .core import AzureSandbox, Request, Response, arm_error, route, seeder
+from .names import precheck
 
-DEFAULT_NAME_SERVERS = ["ns1-01.azure-dns.com.", "ns2-01.azure-dns.net.", "ns3-01.azure-dns.org.", "ns4-01.azure-dns.info."]
+#: As in Microsoft's ``dns_zones_get.json`` example: without trailing dots.
+DEFAULT_NAME_SERVERS = ["ns1-01.azure-dns.com", "ns2-01.azure-dns.net", "ns3-01.azure-dns.org", "ns4-01.azure-dns.info"]
+API_VERSION = "2018-05-01"
 _PROVIDER = r"/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)/providers/Microsoft\.Network/dnsZones"
 _ZONE = _PROVIDER + r"/(?P<zone>[^/]+)"
 _RECORD = _ZONE + r"/(?P<rtype>A|AAAA|CAA|CNAME|MX|NS|PTR|SOA|SRV|TXT)/(?P<name>[^/]+)"
@@ -116,10 +119,9 @@ def _record_body(sb: AzureSandbox, zone: dict[str, Any], name: str, rtype: str, 
     }
 
 
-def _wrong_subscription(sb: AzureSandbox, subscription: str) -> Optional[Response]:
-    if subscription.lower() != sb.subscription_id.lower():
-        return arm_error(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
-    return None
+def _arm_checks(sb: AzureSandbox, request: Request, subscription: str) -> Optional[Response]:
+    """The api-version (exactly 2018-05-01) and the subscription, before anything else of a DNS request."""
+    return precheck(sb, request, subscription, API_VERSION)
 
 
 def _zone_missing(group: str, zone: str) -> Response:
@@ -130,7 +132,7 @@ def _zone_missing(group: str, zone: str) -> Response:
 @route("GET", r"/subscriptions/(?P<subscription>[^/]+)/providers/Microsoft\.Network/dnszones")
 def list_zones(sb: AzureSandbox, request: Request, subscription: str) -> Response:
     """Zones_List: every zone of the subscription."""
-    return _wrong_subscription(sb, subscription) or Response(
+    return _arm_checks(sb, request, subscription) or Response(
         200, {"value": [_zone_body(sb, zone) for zone in _dns(sb)["zones"].values()]})
 
 
@@ -138,24 +140,28 @@ def list_zones(sb: AzureSandbox, request: Request, subscription: str) -> Respons
 def list_zones_in_group(sb: AzureSandbox, request: Request, subscription: str, group: str) -> Response:
     """Zones_ListByResourceGroup."""
     zones = [_zone_body(sb, zone) for zone in _dns(sb)["zones"].values() if zone["resourceGroup"].lower() == group.lower()]
-    return _wrong_subscription(sb, subscription) or Response(200, {"value": zones})
+    return _arm_checks(sb, request, subscription) or Response(200, {"value": zones})
 
 
 @route("GET", _ZONE)
 def get_zone(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str) -> Response:
     """Zones_Get."""
+    failure = _arm_checks(sb, request, subscription)
+    if failure is not None:
+        return failure
     found = _zone(sb, group, zone)
-    if found is None:
-        return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
-    return _wrong_subscription(sb, subscription) or Response(200, _zone_body(sb, found))
+    return _zone_missing(group, zone) if found is None else Response(200, _zone_body(sb, found))
 
 
 @route("GET", _ZONE + r"/(?P<kind>recordsets|all)")
 def list_records(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, kind: str) -> Response:
     """RecordSets_ListByDnsZone / ListAllByDnsZone (one page)."""
+    failure = _arm_checks(sb, request, subscription)
+    if failure is not None:
+        return failure
     found = _zone(sb, group, zone)
     if found is None:
-        return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
+        return _zone_missing(group, zone)
     return Response(200, {"value": list(found["records"].values())})
 
 
@@ -203,9 +209,12 @@ def _conflict(zone: dict[str, Any], name: str, rtype: str) -> Optional[Response]
 def get_record_set(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, rtype: str,
                    name: str) -> Response:
     """RecordSets_Get."""
+    failure = _arm_checks(sb, request, subscription)
+    if failure is not None:
+        return failure
     found = _zone(sb, group, zone)
     if found is None:
-        return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
+        return _zone_missing(group, zone)
     record = found["records"].get(_record_key(name, rtype))
     return Response(200, record) if record else _not_found(name, group, subscription)
 
@@ -214,9 +223,12 @@ def _conditional_write(sb: AzureSandbox, request: Request, subscription: str, gr
                        name: str) -> Response | tuple[dict[str, Any], str, dict[str, Any] | None]:
     """The zone, record key and current record set for a PUT or DELETE, after the race hook and the
     If-Match / If-None-Match check; or the error to answer instead."""
+    failure = _arm_checks(sb, request, subscription)
+    if failure is not None:
+        return failure
     found = _zone(sb, group, zone)
     if found is None:
-        return _wrong_subscription(sb, subscription) or _zone_missing(group, zone)
+        return _zone_missing(group, zone)
     key = _record_key(name, rtype)
     _run_race(sb, found, key)
     existing = found["records"].get(key)

@@ -66,14 +66,16 @@ def _domains(sb: AzureSandbox) -> dict[str, str]:
     return _DOMAINS.get(sb.cloud_name, _DOMAINS["AzureCloud"])
 
 
-def _precheck(sb: AzureSandbox, request: Request, subscription: str) -> Response | None:
-    """ARM's own checks: api-version present and well formed, the subscription known."""
+def precheck(sb: AzureSandbox, request: Request, subscription: str, supported: str | None = None) -> Response | None:
+    """ARM's own checks: api-version present and well formed (and ``supported`` when given), the subscription known.
+    Shared with the DNS routes."""
     version = request.query.get("api-version")
     if not version:
         return arm_error(400, "MissingApiVersionParameter",
                          "The api-version query parameter (?api-version=) is required for all requests.")
-    if not _API_VERSION.match(version):
-        return arm_error(400, "InvalidApiVersionParameter", f"The api-version '{version}' is invalid.")
+    if not _API_VERSION.match(version) or (supported is not None and version != supported):
+        also = f" The supported api-versions are '{supported}'." if supported else ""
+        return arm_error(400, "InvalidApiVersionParameter", f"The api-version '{version}' is invalid.{also}")
     if subscription.lower() != sb.subscription_id.lower():
         return arm_error(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
     return None
@@ -101,7 +103,7 @@ def _label_taken(sb: AzureSandbox, label: str, location: str) -> bool:
 @route("GET", _SUB + r"/providers/Microsoft\.Network/locations/(?P<location>[^/]+)/CheckDnsNameAvailability")
 def check_dns_name(sb: AzureSandbox, request: Request, subscription: str, location: str) -> Response:
     """CheckDnsNameAvailability: is ``domainNameLabel`` free in ``<location>.cloudapp...``?"""
-    problem = _precheck(sb, request, subscription)
+    problem = precheck(sb, request, subscription)
     if problem:
         return problem
     label = request.query.get("domainNameLabel")
@@ -133,7 +135,7 @@ def _taken_vault(sb: AzureSandbox, name: str) -> bool:
 @route("POST", _SUB + r"/providers/Microsoft\.KeyVault/checkNameAvailability")
 def check_vault_name(sb: AzureSandbox, request: Request, subscription: str) -> Response:
     """Vaults_CheckNameAvailability (deleted but not purged vaults hold their names)."""
-    problem = _precheck(sb, request, subscription)
+    problem = precheck(sb, request, subscription)
     if problem:
         return problem
     name, problem = _check_body(request, "Microsoft.KeyVault/vaults")
@@ -154,7 +156,7 @@ def check_vault_name(sb: AzureSandbox, request: Request, subscription: str) -> R
 @route("POST", _SUB + r"/providers/Microsoft\.Storage/checkNameAvailability")
 def check_storage_name(sb: AzureSandbox, request: Request, subscription: str) -> Response:
     """StorageAccounts_CheckNameAvailability."""
-    problem = _precheck(sb, request, subscription)
+    problem = precheck(sb, request, subscription)
     if problem:
         return problem
     name, problem = _check_body(request, "Microsoft.Storage/storageAccounts")
@@ -221,7 +223,7 @@ def _storage_account(sb: AzureSandbox, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _listing(sb: AzureSandbox, request: Request, subscription: str, key: str, shape: Any) -> Response:
-    problem = _precheck(sb, request, subscription)
+    problem = precheck(sb, request, subscription)
     if problem:
         return problem
     return Response(200, {"value": [shape(sb, item) for item in _state(sb)[key]]})
@@ -248,7 +250,7 @@ def list_deleted_vaults(sb: AzureSandbox, request: Request, subscription: str) -
 @route("GET", _SUB + r"/providers/Microsoft\.KeyVault/locations/(?P<location>[^/]+)/deletedVaults/(?P<name>[^/]+)")
 def get_deleted_vault(sb: AzureSandbox, request: Request, subscription: str, location: str, name: str) -> Response:
     """Vaults_GetDeleted."""
-    problem = _precheck(sb, request, subscription)
+    problem = precheck(sb, request, subscription)
     if problem:
         return problem
     for item in _state(sb)["deleted_vaults"]:

@@ -53,7 +53,7 @@ def test_token_service_checks_the_secret_and_never_logs_it(azure_sandbox: AzureS
 
 def test_arm_routes_need_a_token_issued_by_the_sandbox(azure_sandbox: AzureSandbox) -> None:
     assert send(azure_sandbox, "GET", ZONES)[0] == 401
-    assert send(azure_sandbox, "GET", ZONES, headers={"Authorization": "Bearer forged"})[0] == 401
+    assert send(azure_sandbox, "GET", ZONES + "?api-version=2018-05-01", headers={"Authorization": "Bearer forged"})[0] == 401
     status, body = send(azure_sandbox, "GET", ZONES + "/missing/route", headers=bearer(azure_sandbox))
     assert status == 404 and body["error"]["code"] == "NotFound"
 
@@ -61,7 +61,7 @@ def test_arm_routes_need_a_token_issued_by_the_sandbox(azure_sandbox: AzureSandb
 def test_fault_answers_the_next_matching_requests_only(azure_sandbox: AzureSandbox) -> None:
     auth = bearer(azure_sandbox)
     azure_sandbox.fault("GET", ".*/dnszones", 429, times=2, headers={"Retry-After": "0"})
-    assert [send(azure_sandbox, "GET", ZONES, headers=auth)[0] for attempt in range(3)] == [429, 429, 200]
+    assert [send(azure_sandbox, "GET", ZONES + "?api-version=2018-05-01", headers=auth)[0] for attempt in range(3)] == [429, 429, 200]
 
 
 def test_metadata_in_both_forms(azure_sandbox: AzureSandbox) -> None:
@@ -79,7 +79,7 @@ def test_hold_releases_concurrent_requests_and_fails_sequential_ones(azure_sandb
     auth = bearer(azure_sandbox)
     held = azure_sandbox.hold("GET", ".*/dnszones", parties=2, timeout=5)
     statuses: list[int] = []
-    threads = [threading.Thread(target=lambda: statuses.append(send(azure_sandbox, "GET", ZONES, headers=auth)[0]))
+    threads = [threading.Thread(target=lambda: statuses.append(send(azure_sandbox, "GET", ZONES + "?api-version=2018-05-01", headers=auth)[0]))
                for index in range(2)]
     for thread in threads:
         thread.start()
@@ -88,7 +88,7 @@ def test_hold_releases_concurrent_requests_and_fails_sequential_ones(azure_sandb
     assert statuses == [200, 200] and (held.arrived, held.released, held.broken) == (2, 2, False)
 
     alone = azure_sandbox.hold("GET", ".*/dnszones", parties=2, timeout=0.3)
-    status, body = send(azure_sandbox, "GET", ZONES, headers=auth)
+    status, body = send(azure_sandbox, "GET", ZONES + "?api-version=2018-05-01", headers=auth)
     assert status == 500 and body["error"]["code"] == "SandboxBarrierTimeout"
     assert alone.broken
 

@@ -14,6 +14,7 @@ from ansible_collections.configmgr.cmg.plugins.module_utils import _availability
 from ansible_collections.configmgr.cmg.plugins.module_utils._availability import (
     HEURISTIC_NOTE, STATUSES, NameStatus, dns_names, name_availability, parse_nameserver, plan,
 )
+from ansible_collections.configmgr.cmg.plugins.module_utils._azure import naming_cloud
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import DnsError, NamingError
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import cloud_names
 
@@ -161,10 +162,31 @@ def test_parse_nameserver_agrees_with_the_nameservers_option(value, message):
     assert str(caught.value) == message
 
 
-def test_dns_method_refuses_url_cloud():
-    with pytest.raises(NamingError):
-        name_availability({"prefix": "x", "method": "dns", "cloud_environment": "https://arm.local"})
+#: Names that are all invalid for the Key Vault and storage checks: the DNS method then resolves nothing.
+_UNPROBED = {"prefix": "a--" + "b" * 30, "method": "dns", "checks": ["key_vault", "storage_account"]}
+
+
+@pytest.mark.parametrize("option, environ, cloud", [
+    (None, {"AZURE_CLOUD_ENVIRONMENT": "AzureUSGovernment"}, "AzureUSGovernment"),
+    ("AzureCloud", {"AZURE_CLOUD_ENVIRONMENT": "AzureUSGovernment"}, "AzureCloud"),
+    (None, {"AZURE_CLOUD_ENVIRONMENT": "https://management.local.azurestack.external"}, "AzureCloud"),
+    ("https://arm.local", {"AZURE_CLOUD_ENVIRONMENT": "AzureUSGovernment"}, "AzureCloud"),
+    (None, {}, "AzureCloud"),
+])
+def test_dns_method_cloud_from_option_then_environment(option, environ, cloud):
+    """method=dns takes the cloud from cloud_environment, then AZURE_CLOUD_ENVIRONMENT; a URL names like AzureCloud."""
+    region = {"AzureCloud": "westus", "AzureUSGovernment": "usgovvirginia"}[cloud]
+    result = name_availability(dict(_UNPROBED, region=region, cloud_environment=option), environ)
+    assert (result["names"]["cloud_environment"], _statuses(result)) == (cloud, {"key_vault": "invalid", "storage_account": "invalid"})
+    assert result["names"]["deployment_name"] == f"a--{'b' * 30}.{region}.{cloud_names(cloud).cloudapp_domain}"
     assert "heuristic" in HEURISTIC_NOTE
+
+
+def test_naming_cloud_reads_the_process_environment(monkeypatch):
+    monkeypatch.setenv("AZURE_CLOUD_ENVIRONMENT", " AzureUSGovernment ")
+    assert (naming_cloud(None), naming_cloud(" "), naming_cloud("AzureCloud")) == ("AzureUSGovernment", "AzureUSGovernment", "AzureCloud")
+    monkeypatch.delenv("AZURE_CLOUD_ENVIRONMENT")
+    assert naming_cloud(None) is None
 
 
 def test_three_checks_run_concurrently(azure_sandbox, env):

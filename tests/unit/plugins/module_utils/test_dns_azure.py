@@ -262,3 +262,17 @@ def test_conflict_409_message_is_the_read_message(sb: AzureSandbox) -> None:
     assert (str(write_error.value), write_error.value.details) == (
         str(read_error.value).replace("granitefalls.", "other."), read_error.value.details)
     assert read_error.value.details == {"other_records": ["TXT"]}
+
+
+@pytest.mark.parametrize("listed", [["127.0.0.1"], ["127.0.0.1."]])
+def test_zone_name_servers_with_or_without_trailing_dot(sb: AzureSandbox, listed: list[str]) -> None:
+    """Azure lists a zone's name servers without trailing dots (dns_zones_get.json); a trailing dot works the same."""
+    from ansible_collections.configmgr.cmg.plugins.module_utils._azure import AzureSession
+    from ansible_collections.configmgr.cmg.plugins.module_utils._dns_azure import AzureDnsProvider
+    from ansible_collections.configmgr.cmg.plugins.module_utils._dns_resolve import NameServer
+
+    sandbox_dns.add_zone(sb, "fabrikam.com", name_servers=listed)
+    with AzureSession.from_options({}) as session:
+        provider = AzureDnsProvider(session, "GraniteFalls.fabrikam.com", "fabrikam.com", "rg-dns")
+        assert (provider.name_servers, provider.nameservers()) == (listed, [NameServer("127.0.0.1", "127.0.0.1", 53)])
+

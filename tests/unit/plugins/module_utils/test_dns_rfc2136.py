@@ -257,3 +257,13 @@ def test_wait_timeout_zero_checks_once(bind: BindServer) -> None:
                                         f"{dead} answers ")
     assert caught.value.details["changed"] is True
     assert elapsed < 5.0
+
+
+@pytest.mark.parametrize("environ, region, target", [
+    ({"AZURE_CLOUD_ENVIRONMENT": "AzureUSGovernment"}, "usgovvirginia", "govcmg.usgovvirginia.cloudapp.usgovcloudapi.net"),
+    ({"AZURE_CLOUD_ENVIRONMENT": "https://management.local.azurestack.external"}, "westus", "govcmg.westus.cloudapp.azure.com"),
+])
+def test_region_target_follows_azure_cloud_environment(bind: BindServer, environ: dict, region: str, target: str) -> None:
+    """Without cloud_environment the cloud comes from AZURE_CLOUD_ENVIRONMENT; a URL cloud names like AzureCloud."""
+    result = run_cname(_module_params(bind, "GovCmg.contoso.test", target=None, region=region), check_mode=True, environ=environ)
+    assert (result["changed"], result["record"]["target"]) == (True, target)
