@@ -29,7 +29,7 @@ from typing import Any
 
 from ._errors import CertificateError, MissingDependencyError, NamingError
 from . import _naming
-from ._naming import CLOUDS, azure_domain, cloud_names, derive_names, is_wildcard, normalize_fqdn
+from ._naming import CLOUDS, cloud_names, derive_names, is_wildcard, normalize_fqdn
 
 # Finding codes: every code is documented in docs/findings.md (code, severity, meaning, what to do).
 KEY_MISSING = "key_missing"
@@ -44,6 +44,7 @@ EXPIRED = "expired"
 EXPIRING_SOON = "expiring_soon"
 WEAK_SIGNATURE_HASH = "weak_signature_hash"
 CN_MISSING = "cn_missing"
+CN_NOT_SERVICE_NAME = "cn_not_service_name"
 SERVICE_NAME_REQUIRED = "service_name_required"
 NAME_INVALID = "name_invalid"
 NAME_NOT_COVERED = "name_not_covered"
@@ -72,12 +73,17 @@ SEVERITY: dict[str, str] = {
     KEY_MISSING: "error", KEY_MISMATCH: "error", KEY_NOT_RSA: "error", KEY_TOO_SMALL: "error",
     KEY_SIZE_UNUSUAL: "warning", EKU_MISSING: "error", EKU_NO_SERVER_AUTH: "error", NOT_YET_VALID: "error",
     EXPIRED: "error", EXPIRING_SOON: "warning", WEAK_SIGNATURE_HASH: "error", CN_MISSING: "error",
-    SERVICE_NAME_REQUIRED: "error", NAME_INVALID: "error", NAME_NOT_COVERED: "error", SELF_SIGNED: "error",
+    CN_NOT_SERVICE_NAME: "error", SERVICE_NAME_REQUIRED: "error", NAME_INVALID: "error", NAME_NOT_COVERED: "error",
+    SELF_SIGNED: "error",
     CHAIN_UNTRUSTED: "error", CHAIN_INVALID: "error", CHAIN_ENTERPRISE: "info", CHAIN_INCOMPLETE: "warning",
     TRUST_STORE_NOT_CERTIFI: "warning", AZURE_DOMAIN_PUBLIC_CA: "error", CRL_NOT_PUBLISHED: "warning",
     AIA_NOT_PUBLISHED: "warning", URL_UNREACHABLE: "warning", RENEWAL_CN_MISMATCH: "error",
 }
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+# Microsoft's Azure host domains (every cloud's cloudapp and classic domains, and usgovcloudapi.net as a whole):
+# no public CA issues a certificate for a name under them. Longest first, so the message names the closest one.
+AZURE_DOMAINS = tuple(sorted({domain for cloud in CLOUDS.values() for domain in (cloud.cloudapp_domain, cloud.classic_domain)}
+                             | {"usgovcloudapi.net"}, key=lambda domain: (-len(domain), domain)))
 FORMATS = ("auto", "pfx", "pem", "der")
 RSA_SIZES = (2048, 4096)
 WEAK_HASHES = ("md5", "sha1")
@@ -620,6 +626,10 @@ def name_findings(facts: dict[str, Any], wanted: str | None, prefix: str | None,
         where = f"SAN list ({', '.join(facts['sans'])})" if facts["sans"] else f"common name ({cn})"
         found.append(finding(NAME_NOT_COVERED, f"the service name {service!r} is not covered by the certificate's "
                                                f"{where}: request a certificate for {service!r} or pick a covered name"))
+    elif cn and not covers(cn, service):
+        found.append(finding(CN_NOT_SERVICE_NAME, f"the common name {cn!r} is not the service name {service!r}: the CMG "
+                                                  "takes its service name from the CN, not from the SANs; request a "
+                                                  f"certificate whose CN is {service!r}"))
     names = derive_names(service, region, cloud, content_enabled=content_enabled)
     for problem in names["problems"]:  # type: ignore[attr-defined]
         code = NAME_PROBLEM_CODES.get(problem["resource"], f"name_{problem['resource']}")
@@ -752,7 +762,12 @@ def _find_issuer(cert: Any, candidates: list[Any], used: list[Any]) -> Any:
 
 
 def build_path(leaf: Any, others: list[Any], store: TrustStore) -> tuple[list[Any], str]:
-    """The issuer path from ``leaf`` and the trust it reaches: ``public``, ``enterprise`` or ``untrusted``."""
+    """The issuer path from ``leaf`` and the trust it reaches: ``public``, ``enterprise`` or ``untrusted``.
+
+    ``unknown`` when the leaf's issuer is nowhere to be found (a PFX without its intermediates): whether it
+    chains to a trusted root cannot be judged. A path that stops at a CA certificate whose issuer is unknown is
+    ``untrusted``: the root (or an upper CA) is missing from the trust store and ca_bundle.
+    """
     anchors = [(store.public, "public"), (store.enterprise, "enterprise")]
     anchor_prints = {_fingerprint(cert): kind for certs, kind in reversed(anchors) for cert in certs}
     pool = others + store.intermediates
@@ -770,32 +785,71 @@ def build_path(leaf: Any, others: list[Any], store: TrustStore) -> tuple[list[An
             break
         current = _find_issuer(current, pool, path)
         if current is None:
-            break
+            return path, "unknown" if len(path) == 1 else "untrusted"
         path.append(current)
     return path, "untrusted"
 
 
-def _path_validation_error(path: list[Any], now: datetime.datetime) -> str | None:
-    """Why cryptography's path validation (CA constraints, validity, signatures) refuses ``path``, or None."""
+def _verified_name(sans: list[str], service: str | None) -> str:
+    """The DNS name the server verifier checks: the service name when the SANs cover it, else a name they cover.
+
+    A service name the SANs do not cover is ``name_not_covered``; path validation judges only the chain.
+    """
+    if service and any(covers(pattern, service) for pattern in sans):
+        return service
+    first = sans[0]
+    return "cmg" + first[1:] if first.startswith("*.") else first
+
+
+def _path_validation_error(path: list[Any], now: datetime.datetime, service: str | None = None) -> str | None:
+    """Why cryptography's path validation (CA constraints, validity, signatures) refuses ``path``, or None.
+
+    A leaf with SANs is verified as a TLS server for the service name (so an issuing CA limited to the
+    serverAuth EKU is fine); a leaf without SAN as a client, with any EKU allowed on the CAs. The leaf's own
+    extensions are judged by the checks above (``permit_all``). cryptography < 45 has no extension policies:
+    then only the own path building judges the chain.
+    """
     try:
+        from cryptography import x509
         from cryptography.x509 import verification
-    except ImportError:  # cryptography < 42: the own path building above is all there is
+        agnostic = verification.Criticality.AGNOSTIC
+        builder = verification.PolicyBuilder().store(verification.Store([path[-1]])).time(now)
+        sans = dns_sans(path[0])
+        if sans:
+            policy = verification.ExtensionPolicy.permit_all().require_present(x509.SubjectAlternativeName, agnostic, None)
+            verifier = (builder.extension_policies(ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(), ee_policy=policy)
+                        .build_server_verifier(x509.DNSName(_verified_name(sans, service))))
+        else:
+            ca_policy = verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(x509.ExtendedKeyUsage, agnostic, None)
+            verifier = (builder.extension_policies(ca_policy=ca_policy, ee_policy=verification.ExtensionPolicy.permit_all())
+                        .build_client_verifier())
+    except (ImportError, AttributeError):  # cryptography < 45
+        return None
+    except ValueError:  # a SAN the verifier cannot take as a DNS name (not an A-label): no path validation
         return None
     try:
-        builder = (verification.PolicyBuilder().store(verification.Store([path[-1]])).time(now)
-                   .extension_policies(ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
-                                       ee_policy=verification.ExtensionPolicy.permit_all()))
-    except AttributeError:  # cryptography < 45 has no extension policies: a leaf without SAN would fail
-        return None
-    try:
-        builder.build_client_verifier().verify(path[0], path[1:-1])
+        verifier.verify(path[0], path[1:-1])
     except verification.VerificationError as exc:
         return str(exc).splitlines()[0][:300]
     return None
 
 
-def chain_findings(bundle: Bundle, store: TrustStore, leaf_findings: list[dict[str, str]],
-                   now: datetime.datetime) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def _issuer_unknown(leaf: Any) -> dict[str, str]:
+    """chain_incomplete for a leaf whose issuer is not in the file, ca_bundle or the trust store (trust ``unknown``)."""
+    x509 = _crypto().x509
+    access = _extension(leaf, "AUTHORITY_INFORMATION_ACCESS") or []
+    published = [item.access_location.value for item in access
+                 if item.access_method == x509.oid.AuthorityInformationAccessOID.CA_ISSUERS
+                 and isinstance(item.access_location, x509.UniformResourceIdentifier)]
+    where = f" (published at {published[0]})" if published else ""
+    return finding(CHAIN_INCOMPLETE, f"the issuer {leaf.issuer.rfc4514_string()!r}{where} is not in the file, ca_bundle "
+                                     "or the trust store, so trust cannot be judged without it: add the intermediate "
+                                     "certificates to the PFX ('Include all certificates in the certification path') "
+                                     "or to ca_bundle")
+
+
+def chain_findings(bundle: Bundle, store: TrustStore, leaf_findings: list[dict[str, str]], now: datetime.datetime,
+                   service: str | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The chain dict (trust, complete, subjects) and its findings."""
     leaf = bundle.leaf
     path, trust = build_path(leaf, bundle.others, store)
@@ -803,11 +857,14 @@ def chain_findings(bundle: Bundle, store: TrustStore, leaf_findings: list[dict[s
     missing = [cert for cert in path[1:-1] if _fingerprint(cert) not in own]
     if trust == "untrusted" and not _self_signed(path[-1]):
         missing.append(None)
-    chain = {"trust": trust, "complete": not missing, "subjects": [cert.subject.rfc4514_string() for cert in path]}
+    chain = {"trust": trust, "complete": not missing and trust != "unknown",
+             "subjects": [cert.subject.rfc4514_string() for cert in path]}
     found = list(store.findings)
     if _self_signed(leaf):
         found.append(finding(SELF_SIGNED, "the certificate is self-signed: internet clients will not trust it; "
                                           "request it from a public CA or your enterprise PKI"))
+    if trust == "unknown":
+        return chain, found + [_issuer_unknown(path[-1])]
     if trust == "untrusted":
         top = path[-1]
         why = (f"its issuer {top.issuer.rfc4514_string()!r} is not in the file, the trust store or ca_bundle"
@@ -817,7 +874,7 @@ def chain_findings(bundle: Bundle, store: TrustStore, leaf_findings: list[dict[s
         return chain, found
     leaf_codes = {item["code"] for item in leaf_findings}
     if not leaf_codes & {NOT_YET_VALID, EXPIRED, WEAK_SIGNATURE_HASH} and len(path) > 1:
-        reason = _path_validation_error(path, now)
+        reason = _path_validation_error(path, now, service)
         if reason:
             found.append(finding(CHAIN_INVALID, f"the chain to {path[-1].subject.rfc4514_string()!r} fails path "
                                                 f"validation ({reason}): fix or reissue the certificate or its CA"))
@@ -832,17 +889,23 @@ def chain_findings(bundle: Bundle, store: TrustStore, leaf_findings: list[dict[s
     return chain, found
 
 
+def azure_host_domain(name: str) -> str | None:
+    """The Azure domain of :data:`AZURE_DOMAINS` that ``name`` (or the domain of a ``*.`` wildcard) is or lies under."""
+    lowered = name.lower().rstrip(".")
+    lowered = lowered[2:] if lowered.startswith("*.") else lowered
+    return next((domain for domain in AZURE_DOMAINS if lowered == domain or lowered.endswith("." + domain)), None)
+
+
 def azure_domain_findings(names: list[str], trust: str) -> list[dict[str, str]]:
     """A publicly trusted certificate for a name under Azure's cloudapp domains cannot exist legitimately."""
     if trust != "public":
         return []
     for name in names:
-        for cloud in CLOUDS:
-            domain = azure_domain(name.lstrip("*."), cloud)
-            if domain is not None:
-                return [finding(AZURE_DOMAIN_PUBLIC_CA, f"the certificate is for {name!r} under Microsoft's domain "
-                                                        f"{domain} yet chains to a public root: a public CA does not "
-                                                        "issue those; use a name in your own domain")]
+        domain = azure_host_domain(name)
+        if domain is not None:
+            return [finding(AZURE_DOMAIN_PUBLIC_CA, f"the certificate is for {name!r} under Microsoft's domain "
+                                                    f"{domain} yet chains to a public root: a public CA does not "
+                                                    "issue those; use a name in your own domain")]
     return []
 
 
@@ -896,12 +959,23 @@ def _unreachable(url: str, timeout: float) -> str | None:
     return None if status < 400 else f"HTTP {status}"
 
 
-def renewal_findings(cn: str | None, previous: str | None) -> list[dict[str, str]]:
+def _previous_common_name(previous: str, password: str | None) -> str | None:
+    """The CN of ``previous_certificate`` (path or PEM text; a PFX opens with the main ``password``)."""
+    pem_text = "-----BEGIN" in previous
+    source = {"content": previous} if pem_text else {"path": previous}
+    try:
+        return common_name(load_certificate(**source, password=password, read_keys=False).leaf)
+    except CertificateError as exc:
+        label = "(PEM text)" if pem_text else previous
+        raise CertificateError(f"previous_certificate {label}: {exc} (give the previous certificate as PEM/DER or a PFX "
+                               "with the same password)") from None
+
+
+def renewal_findings(cn: str | None, previous: str | None, password: str | None = None) -> list[dict[str, str]]:
     """A renewal must keep the common name exactly, case included."""
     if not previous:
         return []
-    source = {"content": previous} if "-----BEGIN" in previous else {"path": previous}
-    old = common_name(load_certificate(**source, read_keys=False).leaf)
+    old = _previous_common_name(previous, password)
     if old == cn:
         return []
     detail = " (they differ only in case)" if (old or "").lower() == (cn or "").lower() else ""
@@ -932,12 +1006,12 @@ def validate(path: str | None = None, content: str | None = None, password: str 
     found += hash_findings(facts)
     service, names, naming = name_findings(facts, service_name, prefix, region, cloud_environment, content_enabled)
     found += naming
-    chain, chained = chain_findings(bundle, store, found, now)
+    chain, chained = chain_findings(bundle, store, found, now, service)
     found += chained
     found += azure_domain_findings(([service] if service else []) + facts["sans"]
                                    + ([facts["common_name"]] if facts["common_name"] else []), chain["trust"])
     if not _self_signed(bundle.leaf):
         found += revocation_findings(bundle.leaf, check_urls)
-    found += renewal_findings(facts["common_name"], previous_certificate)
+    found += renewal_findings(facts["common_name"], previous_certificate, password)
     return {"valid": worst_severity(found) != "error", "findings": found, "certificate": facts, "chain": chain,
             "service_name": service, "names": names}

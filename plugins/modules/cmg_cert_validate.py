@@ -87,6 +87,8 @@ options:
   previous_certificate:
     description:
       - Path (or PEM text) of the certificate this one renews; the common names must be identical, case included.
+      - A PEM or DER file, or a PFX protected by the same O(password) as the new certificate. Any other file fails the
+        task with a message that starts with C(previous_certificate <path>) and gives the reason.
     type: str
   check_urls:
     description:
@@ -227,7 +229,11 @@ chain:
   type: dict
   contains:
     trust:
-      description: C(public) (reaches a root of O(trust)), C(enterprise) (a root of O(ca_bundle)) or C(untrusted).
+      description:
+        - C(public) (reaches a root of O(trust)), C(enterprise) (a root of O(ca_bundle)) or C(untrusted) (ends at a root
+          that is not trusted, or at a CA whose issuer is missing).
+        - C(unknown) when the issuer of the certificate is not in the file, O(ca_bundle) or O(trust) (a PFX without its
+          intermediates); trust cannot be judged, and C(chain_incomplete) says so.
       type: str
     complete:
       description: Whether the file holds every intermediate certificate of the path.

@@ -45,6 +45,8 @@ def _tasks(corpus: Corpus) -> list[dict[str, Any]]:
          "ignore_errors": True},
         {"name": "fail_on_warning", MODULE: _options(corpus, _case("expiring_soon"), fail_on="warning"), "ignore_errors": True},
         {"name": "check_mode", MODULE: good, "check_mode": True},
+        {"name": "previous_other_password", "ignore_errors": True, MODULE: {
+            **good, "previous_certificate": str(corpus.path("previous_other_password.pfx"))}},
         {"name": "content_pem", MODULE: {"content": corpus.path("bundle.pem").read_text(), "trust": good["trust"],
                                          "ca_bundle": good["ca_bundle"]}},
         {"name": "path_and_content", MODULE: {"path": good["path"], "content": "-----BEGIN CERTIFICATE-----"}, "ignore_errors": True},
@@ -127,3 +129,12 @@ def test_no_password_in_verbose_output(run: PlaybookRun) -> None:
     for secret in (PASSWORD, WRONG_PASSWORD):
         assert secret not in run.stdout and secret not in run.stderr
     assert "Traceback" not in run.stdout and "Traceback" not in run.stderr
+
+
+def test_previous_certificate_that_does_not_open_names_it(run: PlaybookRun, corpus: Corpus) -> None:
+    result = run.result("previous_other_password")
+    previous = str(corpus.path("previous_other_password.pfx"))
+    assert run.status("previous_other_password") == "failed" and "findings" not in result
+    assert result["msg"] == (
+        f"previous_certificate {previous}: wrong password for certificate file {previous!r}: give the password the PFX "
+        "was exported with (give the previous certificate as PEM/DER or a PFX with the same password)")

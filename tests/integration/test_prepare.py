@@ -216,6 +216,31 @@ def test_deployment_name_certificate_needs_no_cname(azure_sandbox: AzureSandbox,
     assert run.result(REPORT_TASK)["wizard"]["cname"] == "not needed: the service name is the deployment name"
 
 
+def test_url_cloud_that_is_us_government(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    """AZURE_CLOUD_ENVIRONMENT is the sandbox's URL and its metadata (list form) names AzureUSGovernment: a US Government
+    region names the CMG in the Government domains in every step, and the CNAME points there."""
+    azure_sandbox.cloud_name = "AzureUSGovernment"
+    azure_sandbox.seed({"dns": {"zones": [{"name": "contoso.com", "resourceGroup": "rg-dns"}]}})
+    extra = role_vars(contoso_pki, contoso_pki.pfx("gov.pfx", "GraniteFalls.contoso.com"), tmp_path / "report",
+                      cmg_region="USGov Virginia", cmg_dns_zone="contoso.com", cmg_wait_for_dns=False)
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+    assert run.rc == 0, run.stdout + run.stderr
+    gov = "granitefalls.usgovvirginia.cloudapp.usgovcloudapi.net"
+    assert run.result(ROLE + "Check the CMG names in Azure")["names"]["deployment_name"] == gov
+    assert run.result(CNAME_TASK)["record"]["target"] == gov
+    assert run.result(REPORT_TASK)["wizard"]["deployment_name"] == gov
+
+
+def test_bad_tsig_algorithm_fails_before_any_call(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    extra = role_vars(contoso_pki, contoso_pki.pfx("alg.pfx", "GraniteFalls.contoso.test"), tmp_path / "report",
+                      cmg_dns_provider="rfc2136", cmg_dns_server="127.0.0.1", cmg_dns_key_algorithm="hmac-sha999")
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+    assert run.rc == 2
+    assert "value of cmg_dns_key_algorithm must be one of: hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, " \
+           "hmac-sha1, hmac-md5, got: hmac-sha999" in run.stdout
+    assert azure_sandbox.requests == [] and not (tmp_path / "report").exists()
+
+
 # ------------------------------------------------------------------------------------------------
 # RFC 2136 on BIND, with propagation
 # ------------------------------------------------------------------------------------------------

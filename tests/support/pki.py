@@ -64,10 +64,11 @@ def make_cert(cn: str | None, key: Any, issuer: Issued | None = None, *, sans: t
               eku: tuple[x509.ObjectIdentifier, ...] | None = (SERVER_AUTH,), ca: bool = False,
               algorithm: hashes.HashAlgorithm | None = None, not_before: datetime.datetime | None = None,
               not_after: datetime.datetime | None = None, crl: tuple[str, ...] = (CRL_URL,),
-              aia: tuple[str, ...] = (AIA_URL,)) -> Issued:
+              aia: tuple[str, ...] = (AIA_URL,), ca_eku: tuple[x509.ObjectIdentifier, ...] | None = None) -> Issued:
     """Issue a certificate for ``cn`` (self-signed without ``issuer``).
 
-    ``sans`` defaults to ``(cn,)`` for an end entity; ``eku=None`` leaves the extension out.
+    ``sans`` defaults to ``(cn,)`` for an end entity; ``eku=None`` leaves the extension out. A CA certificate
+    has no EKU extension unless ``ca_eku`` gives one.
     """
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Corpus")]
                         + ([x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else []))
@@ -90,6 +91,8 @@ def make_cert(cn: str | None, key: Any, issuer: Issued | None = None, *, sans: t
             digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
             key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
             critical=True)
+        if ca_eku is not None:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(list(ca_eku)), critical=False)
     else:
         builder = builder.add_extension(x509.KeyUsage(
             digital_signature=True, content_commitment=False, key_encipherment=isinstance(key, rsa.RSAPrivateKey),
@@ -214,6 +217,11 @@ CASES: tuple[Case, ...] = (
     Case("legacy_rc2", "legacy_rc2.pfx", ENTERPRISE),
     Case("pfx_no_key", "pfx_no_key.pfx", ENTERPRISE | {"key_missing"}),
     Case("no_chain", "no_chain.pfx", ENTERPRISE | {"chain_incomplete"}),
+    # Without its intermediates, and the issuer nowhere else: trust is unknown, a warning (chain.trust "unknown").
+    Case("no_chain_root_only_bundle", "no_chain.pfx", frozenset({"chain_incomplete"}), {"ca_bundle": "root_only.pem"}),
+    Case("no_chain_no_bundle", "no_chain.pfx", frozenset({"chain_incomplete"}), {"ca_bundle": None}),
+    # An issuing CA limited to the serverAuth EKU (common for public TLS CAs) is fine for a server certificate.
+    Case("server_auth_ca", "server_auth_ca.pfx", ENTERPRISE),
     Case("rsa1024", "rsa1024.pfx", ENTERPRISE | {"key_too_small"}),
     Case("rsa3072", "rsa3072.pfx", ENTERPRISE | {"key_size_unusual"}),
     Case("ecdsa", "ecdsa.pfx", ENTERPRISE | {"key_not_rsa"}),
@@ -244,6 +252,11 @@ CASES: tuple[Case, ...] = (
     Case("ldap_only", "ldap_only.pfx", ENTERPRISE | {"crl_not_published", "aia_not_published"}),
     Case("untrusted", "untrusted.pfx", frozenset({"chain_untrusted"})),
     Case("no_cn", "no_cn.pfx", ENTERPRISE | {"cn_missing"}, {"service_name": "cmg.contoso.com"}),
+    Case("cn_not_service_name", "cn_web_server.pfx", ENTERPRISE | {"cn_not_service_name"},
+         {"service_name": "GraniteFalls.contoso.com"}),
+    Case("cn_service_name_other_case", "renewal.pfx", ENTERPRISE, {"service_name": "GraniteFalls.Contoso.com"}),
+    Case("renewal_previous_pfx", "renewal.pfx", ENTERPRISE | {"renewal_cn_mismatch"},
+         {"previous_certificate": "previous.pfx"}),
 )
 
 # Files that must not load: the substring the one-line message must hold.
@@ -282,7 +295,7 @@ class Corpus:
         if case.password is not None:
             options["password"] = case.password
         for key, value in case.options.items():
-            options[key] = str(self.path(value)) if key == "previous_certificate" else value
+            options[key] = str(self.path(value)) if key in ("previous_certificate", "ca_bundle") and value else value
         return options
 
 
@@ -305,6 +318,8 @@ def build_corpus(directory: Path) -> Corpus:
     u_root = make_cert("Corpus Unknown Root", rsa_key(2048, 5), ca=True, not_after=now + 3650 * DAY)
     chain = (e_int.cert, e_root.cert)
     key = rsa_key(2048)
+    server_auth_int = make_cert("Corpus Enterprise TLS CA", rsa_key(2048, 6), e_root, ca=True,
+                                not_after=now + 1800 * DAY, ca_eku=(SERVER_AUTH,))
 
     def leaf(cn: str | None = "cmg.contoso.com", leaf_key: Any = key, issuer: Issued = e_int, **kwargs: Any) -> Issued:
         return make_cert(cn, leaf_key, issuer, **kwargs)
@@ -347,6 +362,11 @@ def build_corpus(directory: Path) -> Corpus:
                                   aia=("ldap:///CN=Corpus,CN=AIA?cACertificate",)), chain),
         "untrusted.pfx": pfx(leaf(issuer=u_root), (u_root.cert,)),
         "no_cn.pfx": pfx(leaf(None, sans=("cmg.contoso.com",)), chain),
+        "root_only.pem": pem(e_root.cert),
+        "server_auth_ca.pfx": pfx(leaf(issuer=server_auth_int), (server_auth_int.cert, e_root.cert)),
+        "cn_web_server.pfx": pfx(leaf("Contoso Web Server", sans=("GraniteFalls.contoso.com",)), chain),
+        "previous.pfx": pfx(leaf("GraniteFalls.contoso.com")),
+        "previous_other_password.pfx": pfx(leaf("GraniteFalls.contoso.com"), password=WRONG_PASSWORD),
         "garbage.bin": bytes(range(7, 250)) * 8,
         "empty.pfx": b"",
     }

@@ -243,3 +243,82 @@ def test_every_code_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[4] / "docs" / "findings.md").read_text(encoding="utf-8")
     documented = {line.split("`")[1] for line in doc.splitlines() if line.startswith("| `")}
     assert documented == set(_certificate.SEVERITY) | set(_certificate.NAME_PROBLEM_CODES.values())
+
+
+def _case(name: str) -> pki.Case:
+    return next(case for case in CASES if case.name == name)
+
+
+def test_issuer_nowhere_gives_trust_unknown(cert_corpus: Corpus) -> None:
+    for name in ("no_chain_no_bundle", "no_chain_root_only_bundle"):
+        result = run(cert_corpus, _case(name))
+        assert result["chain"] == {"trust": "unknown", "complete": False, "subjects": ["CN=cmg.contoso.com,O=Corpus"]}
+        assert [item["message"] for item in result["findings"]] == [
+            f"the issuer 'CN=Corpus Enterprise Issuing CA,O=Corpus' (published at {pki.AIA_URL}) is not in the file, "
+            "ca_bundle or the trust store, so trust cannot be judged without it: add the intermediate certificates to "
+            "the PFX ('Include all certificates in the certification path') or to ca_bundle"]
+        assert result["valid"] is True
+
+
+def test_server_auth_only_issuing_ca_with_and_without_san(cert_corpus: Corpus, tmp_path: Path) -> None:
+    tls_ca = pki.make_cert("Corpus TLS CA", pki.rsa_key(2048, 7), cert_corpus.enterprise_root, ca=True,
+                           ca_eku=(pki.SERVER_AUTH,))
+    for sans in (None, ()):
+        leaf = pki.make_cert("cmg.contoso.com", pki.rsa_key(2048), tls_ca, sans=sans)
+        bundle = tmp_path / "leaf.pem"
+        bundle.write_bytes(pki.pem(leaf.cert, pki.rsa_key(2048), tls_ca.cert))
+        result = _certificate.validate(path=str(bundle), trust=str(cert_corpus.public_roots),
+                                       ca_bundle=str(cert_corpus.ca_bundle))
+        assert codes(result) == {"chain_enterprise"}, result["findings"]
+        assert result["chain"]["trust"] == "enterprise" and result["chain"]["complete"] is True
+
+
+def test_client_auth_only_issuing_ca_fails_path_validation(cert_corpus: Corpus, tmp_path: Path) -> None:
+    client_ca = pki.make_cert("Corpus Client CA", pki.rsa_key(2048, 8), cert_corpus.enterprise_root, ca=True,
+                              ca_eku=(pki.CLIENT_AUTH,))
+    bundle = tmp_path / "leaf.pem"
+    bundle.write_bytes(pki.pem(pki.make_cert("cmg.contoso.com", pki.rsa_key(2048), client_ca).cert, pki.rsa_key(2048),
+                               client_ca.cert))
+    result = _certificate.validate(path=str(bundle), trust=str(cert_corpus.public_roots),
+                                   ca_bundle=str(cert_corpus.ca_bundle))
+    assert codes(result) == {"chain_enterprise", "chain_invalid"}
+
+
+def test_cn_not_service_name_message(cert_corpus: Corpus) -> None:
+    result = run(cert_corpus, _case("cn_not_service_name"))
+    assert [item["message"] for item in result["findings"] if item["code"] == "cn_not_service_name"] == [
+        "the common name 'Contoso Web Server' is not the service name 'GraniteFalls.contoso.com': the CMG takes its "
+        "service name from the CN, not from the SANs; request a certificate whose CN is 'GraniteFalls.contoso.com'"]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("*.cloudapp.azure.com", "cloudapp.azure.com"),
+    ("cloudapp.azure.com", "cloudapp.azure.com"),
+    ("GrFalls.WestUS.CloudApp.Azure.com.", "cloudapp.azure.com"),
+    ("*.cloudapp.net", "cloudapp.net"),
+    ("cmg.usgovcloudapi.net", "usgovcloudapi.net"),
+    ("*.usgovcloudapi.net", "usgovcloudapi.net"),
+    ("grfalls.usgovvirginia.cloudapp.usgovcloudapi.net", "cloudapp.usgovcloudapi.net"),
+    ("grfalls.usgovcloudapp.net", "usgovcloudapp.net"),
+    ("cloudapp.azure.com.contoso.com", None),
+    ("notcloudapp.azure.com", None),
+    ("*.contoso.com", None),
+])
+def test_azure_host_domain(name: str, expected: str | None) -> None:
+    assert _certificate.azure_host_domain(name) == expected
+
+
+def test_azure_domain_public_ca_for_wildcard_and_usgov() -> None:
+    for name in ("*.cloudapp.azure.com", "cmg.usgovcloudapi.net"):
+        assert [item["code"] for item in _certificate.azure_domain_findings([name], "public")] == ["azure_domain_public_ca"]
+        assert _certificate.azure_domain_findings([name], "enterprise") == []
+    assert _certificate.azure_domain_findings(["GraniteFalls.contoso.com"], "public") == []
+
+
+def test_previous_certificate_pfx_with_another_password(cert_corpus: Corpus) -> None:
+    previous = str(cert_corpus.path("previous_other_password.pfx"))
+    with pytest.raises(CertificateError) as caught:
+        run(cert_corpus, CASES[0], previous_certificate=previous)
+    assert str(caught.value) == (
+        f"previous_certificate {previous}: wrong password for certificate file {previous!r}: give the password the PFX "
+        "was exported with (give the previous certificate as PEM/DER or a PFX with the same password)")
