@@ -275,4 +275,3 @@ def test_zone_name_servers_with_or_without_trailing_dot(sb: AzureSandbox, listed
     with AzureSession.from_options({}) as session:
         provider = AzureDnsProvider(session, "GraniteFalls.fabrikam.com", "fabrikam.com", "rg-dns")
         assert (provider.name_servers, provider.nameservers()) == (listed, [NameServer("127.0.0.1", "127.0.0.1", 53)])
-
