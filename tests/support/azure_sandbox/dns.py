@@ -129,6 +129,16 @@ def _zone_missing(group: str, zone: str) -> Response:
                      f"The Resource 'Microsoft.Network/dnszones/{zone}' under resource group '{group}' was not found.")
 
 
+def _checked_zone(sb: AzureSandbox, request: Request, subscription: str, group: str,
+                  zone: str) -> Response | dict[str, Any]:
+    """The zone a zone-level request names, after the api-version and subscription checks; or the error."""
+    failure = _arm_checks(sb, request, subscription)
+    if failure is not None:
+        return failure
+    found = _zone(sb, group, zone)
+    return _zone_missing(group, zone) if found is None else found
+
+
 @route("GET", r"/subscriptions/(?P<subscription>[^/]+)/providers/Microsoft\.Network/dnszones")
 def list_zones(sb: AzureSandbox, request: Request, subscription: str) -> Response:
     """Zones_List: every zone of the subscription."""
@@ -146,22 +156,16 @@ def list_zones_in_group(sb: AzureSandbox, request: Request, subscription: str, g
 @route("GET", _ZONE)
 def get_zone(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str) -> Response:
     """Zones_Get."""
-    failure = _arm_checks(sb, request, subscription)
-    if failure is not None:
-        return failure
-    found = _zone(sb, group, zone)
-    return _zone_missing(group, zone) if found is None else Response(200, _zone_body(sb, found))
+    found = _checked_zone(sb, request, subscription, group, zone)
+    return found if isinstance(found, Response) else Response(200, _zone_body(sb, found))
 
 
 @route("GET", _ZONE + r"/(?P<kind>recordsets|all)")
 def list_records(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, kind: str) -> Response:
     """RecordSets_ListByDnsZone / ListAllByDnsZone (one page)."""
-    failure = _arm_checks(sb, request, subscription)
-    if failure is not None:
-        return failure
-    found = _zone(sb, group, zone)
-    if found is None:
-        return _zone_missing(group, zone)
+    found = _checked_zone(sb, request, subscription, group, zone)
+    if isinstance(found, Response):
+        return found
     return Response(200, {"value": list(found["records"].values())})
 
 
@@ -209,12 +213,9 @@ def _conflict(zone: dict[str, Any], name: str, rtype: str) -> Optional[Response]
 def get_record_set(sb: AzureSandbox, request: Request, subscription: str, group: str, zone: str, rtype: str,
                    name: str) -> Response:
     """RecordSets_Get."""
-    failure = _arm_checks(sb, request, subscription)
-    if failure is not None:
-        return failure
-    found = _zone(sb, group, zone)
-    if found is None:
-        return _zone_missing(group, zone)
+    found = _checked_zone(sb, request, subscription, group, zone)
+    if isinstance(found, Response):
+        return found
     record = found["records"].get(_record_key(name, rtype))
     return Response(200, record) if record else _not_found(name, group, subscription)
 
@@ -223,12 +224,9 @@ def _conditional_write(sb: AzureSandbox, request: Request, subscription: str, gr
                        name: str) -> Response | tuple[dict[str, Any], str, dict[str, Any] | None]:
     """The zone, record key and current record set for a PUT or DELETE, after the race hook and the
     If-Match / If-None-Match check; or the error to answer instead."""
-    failure = _arm_checks(sb, request, subscription)
-    if failure is not None:
-        return failure
-    found = _zone(sb, group, zone)
-    if found is None:
-        return _zone_missing(group, zone)
+    found = _checked_zone(sb, request, subscription, group, zone)
+    if isinstance(found, Response):
+        return found
     key = _record_key(name, rtype)
     _run_race(sb, found, key)
     existing = found["records"].get(key)

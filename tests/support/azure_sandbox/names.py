@@ -125,6 +125,13 @@ def _check_body(request: Request, resource_type: str) -> tuple[str | None, Respo
     return name, None
 
 
+def _checked_name(sb: AzureSandbox, request: Request, subscription: str,
+                  resource_type: str) -> tuple[str | None, Response | None]:
+    """The name of a checkNameAvailability POST, after the api-version and subscription checks; or the error."""
+    problem = precheck(sb, request, subscription)
+    return (None, problem) if problem else _check_body(request, resource_type)
+
+
 def _taken_vault(sb: AzureSandbox, name: str) -> bool:
     state = _state(sb)
     names = [*state["taken"].get("key_vault", []), *(v["name"] for v in state["vaults"]),
@@ -135,10 +142,7 @@ def _taken_vault(sb: AzureSandbox, name: str) -> bool:
 @route("POST", _SUB + r"/providers/Microsoft\.KeyVault/checkNameAvailability")
 def check_vault_name(sb: AzureSandbox, request: Request, subscription: str) -> Response:
     """Vaults_CheckNameAvailability (deleted but not purged vaults hold their names)."""
-    problem = precheck(sb, request, subscription)
-    if problem:
-        return problem
-    name, problem = _check_body(request, "Microsoft.KeyVault/vaults")
+    name, problem = _checked_name(sb, request, subscription, "Microsoft.KeyVault/vaults")
     if problem or name is None:
         return problem or arm_error(400, "InvalidRequestContent", "no name")
     if not _VAULT.match(name) or "--" in name:
@@ -156,10 +160,7 @@ def check_vault_name(sb: AzureSandbox, request: Request, subscription: str) -> R
 @route("POST", _SUB + r"/providers/Microsoft\.Storage/checkNameAvailability")
 def check_storage_name(sb: AzureSandbox, request: Request, subscription: str) -> Response:
     """StorageAccounts_CheckNameAvailability."""
-    problem = precheck(sb, request, subscription)
-    if problem:
-        return problem
-    name, problem = _check_body(request, "Microsoft.Storage/storageAccounts")
+    name, problem = _checked_name(sb, request, subscription, "Microsoft.Storage/storageAccounts")
     if problem or name is None:
         return problem or arm_error(400, "InvalidRequestContent", "no name")
     if not _STORAGE.match(name):
