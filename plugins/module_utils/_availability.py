@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from ._azure import PIPELINE, AzureSession, naming_cloud, run_concurrently
+from ._clouds import API_VERSIONS as CLOUD_API_VERSIONS
 from ._dns_resolve import resolve_host, split_host_port
 from ._errors import AzureError, DnsError, MissingDependencyError, NamingError
 from ._naming import CloudNames, cloud_names, derive_names
@@ -45,8 +46,8 @@ HEURISTIC_NOTE = ("method=dns is a heuristic: a name that does not resolve (NXDO
                   "still hold it (a soft-deleted Key Vault, a label or account without a DNS record); use method=arm "
                   "for an authoritative answer")
 
-#: The api-version of each name check (../shared/azure-rest-examples/SOURCES.md: the newest stable ones).
-API_VERSIONS = {"dns_label": "2025-07-01", "key_vault": "2025-05-01", "storage_account": "2025-08-01"}
+#: The api-version of each name check (``_clouds.API_VERSIONS``, from ../shared/azure-rest-examples/SOURCES.md).
+API_VERSIONS = {check: CLOUD_API_VERSIONS[check] for check in CHECKS}
 
 #: The resource provider and resource type of each checkNameAvailability POST.
 _PROVIDER = {"key_vault": ("Microsoft.KeyVault", "Microsoft.KeyVault/vaults"),
@@ -95,8 +96,9 @@ def plan(service_name: str | None, region: str | None, content_enabled: bool, ch
     if service_name:
         names = derive_names(service_name, region=region, cloud=cloud, content_enabled=content_enabled, prefix=prefix)
     elif prefix:
-        names = derive_names(f"{prefix.strip()}.{_PLACEHOLDER_DOMAIN}", region=region, cloud=cloud,
-                             content_enabled=content_enabled)
+        # The prefix is checked as one DNS label (``a.b`` is refused, never cut to ``a``).
+        names = derive_names(f"*.{_PLACEHOLDER_DOMAIN}", region=region, cloud=cloud, content_enabled=content_enabled,
+                             prefix=prefix)
         names.update(service_name=None, cname_required=None)
     else:
         raise NamingError("give the CMG service_name (the certificate name) or its prefix")
@@ -323,14 +325,20 @@ def name_availability(options: Mapping[str, Any], environ: Mapping[str, str] | N
                       session_factory: Callable[..., AzureSession] = AzureSession.from_options) -> dict[str, Any]:
     """The ``cmg_name_available`` result for the module's options (read-only, ``changed`` is false)."""
     method = options.get("method") or "arm"
+    # The names are checked before anything is fetched: a bad region or prefix fails without a request.
+    cloud = naming_cloud(options.get("cloud_environment"), environ, options.get("region"))
+    args = (options.get("service_name"), options.get("region"), bool(options.get("content_enabled")),
+            options.get("checks"))
+    names, checks = plan(*args, cloud, options.get("prefix"))
     session = None
     if method == "arm":
         session = session_factory(options, environ)
-        cloud = session.cloud_name
-    else:
-        cloud = naming_cloud(options.get("cloud_environment"), environ)
-    names, checks = plan(options.get("service_name"), options.get("region"), bool(options.get("content_enabled")),
-                         options.get("checks"), cloud_names(cloud).name, options.get("prefix"))
+        if session.cloud_name != cloud:  # the metadata of a URL cloud named another cloud
+            try:
+                names, checks = plan(*args, session.cloud_name, options.get("prefix"))
+            except BaseException:
+                session.close()
+                raise
     statuses = invalid_names(names, checks)
     remaining = [check for check in checks if check not in statuses]
     if session is not None:

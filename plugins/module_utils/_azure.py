@@ -1,432 +1,60 @@
 # Copyright (c) configmgr.cmg contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""How the collection reaches Azure: options, credentials, clouds, SDK clients, retries and errors.
+"""How the collection reaches Azure: one :class:`AzureSession` per task, and error translation.
 
 Shared by every Azure-facing module. Plain Python without Ansible; third-party packages
 (``azure-identity``, ``azure-mgmt-*``, ``requests``) are imported lazily, and a missing one raises
-:class:`MissingDependencyError` naming the pip package.
+:class:`MissingDependencyError` naming the pip package. The layers, each in its own file:
 
-Options and environment variables
-    :data:`AZURE_ARGUMENT_SPEC` is the Ansible argument spec of the Azure options. It has no
-    ``fallback``: the environment is resolved here, in :func:`resolve_settings`, so that
-    ``auth_source: auto`` can tell an explicit option from an environment variable and report the
-    source it used. The variables are those AWX's "Microsoft Azure Resource Manager" credential
-    injects (:data:`ENVIRONMENT`); an explicit option always wins over its variable.
+- ``_azure_settings``: options and environment (:func:`resolve_settings`, :data:`AZURE_ARGUMENT_SPEC`),
+  credentials files;
+- ``_clouds``: one record per cloud and :func:`~._clouds.resolve`, the one place that picks it;
+  ``_azure_metadata``: the metadata of a Resource Manager URL (https only, no redirect);
+- ``_azure_pipeline``: retries (:class:`RetrySettings`), https-only redirects, the ARM policy
+  order and error map, :func:`run_concurrently`;
+- this file: the session (one credential, so one token request per run; cached SDK clients;
+  :meth:`AzureSession.arm_json` for plain REST requests) and the one-line messages of
+  :meth:`AzureSession.translate`.
 
-``auth_source``
-    ``auto`` (default) takes the first that applies: a complete service principal in the options
-    (``client_id``, ``secret``, ``tenant``), a ``profile`` option, a complete service principal
-    from options and environment, ``AZURE_PROFILE`` or a ``[default]`` section of
-    ``~/.azure/credentials``, the Azure CLI (``az`` on ``PATH``), a managed identity.
-    ``env``, ``credential_file``, ``cli`` and ``msi`` force one source. :attr:`AzureSession.auth_source_used`
-    says which one was taken (``options``, ``env``, ``credential_file``, ``cli`` or ``msi``),
-    never the secret.
-
-``cloud_environment``
-    ``AzureCloud`` (default), ``AzureUSGovernment``, or the https URL of a Resource Manager endpoint
-    (Azure Stack Hub, private clouds): its ``/metadata/endpoints`` document, in the 2015
-    single-object form or the 2019+ list form, gives the login endpoint and the token audience; MSAL
-    instance discovery is turned off for that authority. Names follow AzureCloud's domains unless
-    the metadata names the cloud ``AzureUSGovernment``. TLS is always verified; a corporate CA bundle
-    comes in through ``REQUESTS_CA_BUNDLE``.
-
-Sessions
-    :meth:`AzureSession.from_options` builds one session per task: one credential (so one token
-    request per run, even with concurrent calls), cached SDK clients (:meth:`AzureSession.client`),
-    and :meth:`AzureSession.call` which turns azure-core exceptions into one-line
-    :class:`AzureError` messages. 429 and 5xx answers are retried by azure-core's ``RetryPolicy``,
-    which honours ``Retry-After``; each ``Retry-After`` is capped and the whole retry time is bounded
-    (:class:`RetrySettings`). :func:`run_concurrently` runs independent calls in threads;
-    :meth:`AzureSession.warm_up` requests the token while the SDK clients are built.
-
-Plain Resource Manager requests
-    :meth:`AzureSession.arm_json` sends one REST request through azure-mgmt-core's
-    ``ARMPipelineClient`` and returns its parsed JSON, without importing an ``azure-mgmt-*`` SDK
-    package (importing ``azure.mgmt.network`` alone takes about 0.3 s). It is the pipeline the SDK
-    clients build (:func:`_arm_policies`): the session's one credential behind
-    ``ARMChallengeAuthenticationPolicy``, the same bounded ``RetryPolicy``, timeouts and TLS
-    handling, and errors raised the way the SDK raises them, so :meth:`AzureSession.translate`
-    turns them into the same messages.
+The names other modules import from here (``AzureSession``, ``AzureSettings``, ``AzureCloud``,
+``RetrySettings``, ``PIPELINE``, ``CLIENTS``, ``run_concurrently``, ``resolve_settings``,
+``resolve_cloud``, ``parse_metadata``, ``fetch_metadata``, ``naming_cloud``, ``azure_argument_spec``,
+``AZURE_ARGUMENT_SPEC``, ``ENVIRONMENT``, ``KNOWN_CLOUDS``) stay importable from this module.
 """
 
 from __future__ import annotations
 
-import configparser
-import copy
-import json
 import os
-import shutil
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
-from urllib.parse import urlsplit
 
+from ._azure_metadata import check_ca_bundle, fetch_metadata, first_line, parse_metadata, resolve_cloud
+from ._azure_pipeline import (
+    CLIENTS, ERROR_MAP, PIPELINE, RetrySettings, arm_policies, raise_for_arm_status, retry_policy, run_concurrently,
+    transport_options,
+)
+from ._azure_settings import (
+    AUTH_SOURCES, AZURE_ARGUMENT_SPEC, ENVIRONMENT, AzureSettings, azure_argument_spec, read_credentials_file,
+    resolve_settings,
+)
+from ._clouds import CLOUDS, Cloud, resolve
 from ._errors import AzureError, CmgError, MissingDependencyError
+
+__all__ = [
+    "AUTH_SOURCES", "AZURE_ARGUMENT_SPEC", "CLIENTS", "ENVIRONMENT", "ERROR_MAP", "KNOWN_CLOUDS", "PIPELINE",
+    "AzureCloud", "AzureSession", "AzureSettings", "RetrySettings", "azure_argument_spec", "check_ca_bundle",
+    "fetch_metadata", "naming_cloud", "parse_metadata", "read_credentials_file", "resolve_cloud", "resolve_settings",
+    "run_concurrently",
+]
 
 T = TypeVar("T")
 
-AUTH_SOURCES = ("auto", "env", "cli", "credential_file", "msi")
-
-#: Environment variables of each option, first one wins (AWX's Azure Resource Manager credential).
-ENVIRONMENT: dict[str, tuple[str, ...]] = {
-    "auth_source": ("ANSIBLE_AZURE_AUTH_SOURCE",),
-    "subscription_id": ("AZURE_SUBSCRIPTION_ID",),
-    "client_id": ("AZURE_CLIENT_ID",),
-    "secret": ("AZURE_SECRET", "AZURE_CLIENT_SECRET"),
-    "tenant": ("AZURE_TENANT", "AZURE_TENANT_ID"),
-    "profile": ("AZURE_PROFILE",),
-    "cloud_environment": ("AZURE_CLOUD_ENVIRONMENT",),
-}
-
-#: Ansible argument spec of the Azure options (documented by the ``configmgr.cmg.azure`` doc fragment).
-AZURE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    "auth_source": {"type": "str", "choices": list(AUTH_SOURCES)},
-    "subscription_id": {"type": "str"},
-    "client_id": {"type": "str"},
-    "secret": {"type": "str", "no_log": True},
-    "tenant": {"type": "str"},
-    "profile": {"type": "str"},
-    "cloud_environment": {"type": "str"},
-}
-
-_SERVICE_PRINCIPAL = ("client_id", "secret", "tenant")
-_METADATA_API_VERSION = "2015-01-01"
-
-
-def azure_argument_spec() -> dict[str, dict[str, Any]]:
-    """A fresh copy of :data:`AZURE_ARGUMENT_SPEC` for a module to extend."""
-    return copy.deepcopy(AZURE_ARGUMENT_SPEC)
-
-
-# --------------------------------------------------------------------------------------------
-# Settings: which credential, which subscription, which cloud (pure, no network)
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class AzureSettings:
-    """The resolved Azure options of one task (``secret`` is never shown by ``repr``)."""
-
-    auth_source: str  # options | env | credential_file | cli | msi
-    subscription_id: str | None
-    client_id: str | None = None
-    secret: str | None = field(default=None, repr=False)
-    tenant: str | None = None
-    cloud_environment: str = "AzureCloud"
-    profile: str | None = None
-
-
-def _option(options: Mapping[str, Any], name: str) -> str | None:
-    value = options.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return str(value).strip()
-
-
-def _env(environ: Mapping[str, str], name: str) -> str | None:
-    for variable in ENVIRONMENT[name]:
-        value = environ.get(variable, "").strip()
-        if value:
-            return value
-    return None
-
-
-def _credentials_path(environ: Mapping[str, str]) -> str:
-    home = environ.get("HOME") or os.path.expanduser("~")
-    return os.path.join(home, ".azure", "credentials")
-
-
-def read_credentials_file(path: str, profile: str) -> dict[str, str]:
-    """The ``profile`` section of an azure.azcollection style credentials file (INI)."""
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
-        items = parser.items(profile) if parser.has_section(profile) else None
-    except OSError as exc:
-        raise AzureError(f"cannot read the Azure credentials file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise AzureError(f"the Azure credentials file {path} is not UTF-8 text") from None
-    except configparser.Error as exc:
-        raise AzureError(f"the Azure credentials file {path} is not a valid INI file: {str(exc).splitlines()[0]}") from None
-    if items is None:
-        sections = ", ".join(parser.sections()) or "none"
-        raise AzureError(f"the Azure credentials file {path} has no [{profile}] section (sections: {sections})")
-    return {key: value.strip() for key, value in items if value.strip()}
-
-
-def _cli_subscription(environ: Mapping[str, str]) -> str | None:
-    """The default subscription of the Azure CLI (``azureProfile.json``), if any."""
-    config_dir = environ.get("AZURE_CONFIG_DIR") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".azure")
-    try:
-        with open(os.path.join(config_dir, "azureProfile.json"), encoding="utf-8-sig") as handle:
-            subscriptions = json.load(handle).get("subscriptions", [])
-    except (OSError, ValueError, AttributeError):
-        return None
-    for subscription in subscriptions:
-        if isinstance(subscription, dict) and subscription.get("isDefault"):
-            return subscription.get("id")
-    return None
-
-
-def _service_principal(options: Mapping[str, Any], environ: Mapping[str, str], use_env: bool) -> tuple[dict[str, str | None], bool]:
-    """The service principal fields from options (and env), and whether every field came from options."""
-    values: dict[str, str | None] = {}
-    from_options = True
-    for name in _SERVICE_PRINCIPAL:
-        values[name] = _option(options, name)
-        if values[name] is None and use_env:
-            values[name] = _env(environ, name)
-            from_options = False
-    return values, from_options
-
-
-def _missing_principal(values: Mapping[str, str | None]) -> list[str]:
-    return [name for name in _SERVICE_PRINCIPAL if not values.get(name)]
-
-
-def _subscription(options: Mapping[str, Any], environ: Mapping[str, str], *more: str | None) -> str | None:
-    candidates = [_option(options, "subscription_id"), _env(environ, "subscription_id"), *more]
-    return next((value for value in candidates if value), None)
-
-
-def _cloud(options: Mapping[str, Any], environ: Mapping[str, str], file_value: str | None = None) -> str:
-    return _option(options, "cloud_environment") or _env(environ, "cloud_environment") or file_value or "AzureCloud"
-
-
-def _from_principal(source: str, options: Mapping[str, Any], environ: Mapping[str, str]) -> AzureSettings:
-    values, from_options = _service_principal(options, environ, use_env=True)
-    missing = _missing_principal(values)
-    if missing:
-        variables = ", ".join(ENVIRONMENT[name][0] for name in missing)
-        raise AzureError(f"the service principal is incomplete: set {', '.join(missing)} (options or {variables})")
-    return AzureSettings(
-        auth_source="options" if source == "auto" and from_options else "env",
-        subscription_id=_subscription(options, environ),
-        client_id=values["client_id"], secret=values["secret"], tenant=values["tenant"],
-        cloud_environment=_cloud(options, environ),
-    )
-
-
-def _from_file(options: Mapping[str, Any], environ: Mapping[str, str]) -> AzureSettings:
-    profile = _option(options, "profile") or _env(environ, "profile") or "default"
-    section = read_credentials_file(_credentials_path(environ), profile)
-    missing = _missing_principal(section)
-    if missing:
-        raise AzureError(f"the [{profile}] section of {_credentials_path(environ)} lacks {', '.join(missing)}: "
-                         "a service principal needs client_id, secret and tenant")
-    return AzureSettings(
-        auth_source="credential_file",
-        subscription_id=_subscription(options, environ, section.get("subscription_id")),
-        client_id=section["client_id"], secret=section["secret"], tenant=section["tenant"],
-        cloud_environment=_cloud(options, environ, section.get("cloud_environment")),
-        profile=profile,
-    )
-
-
-def _from_cli(options: Mapping[str, Any], environ: Mapping[str, str]) -> AzureSettings:
-    return AzureSettings(
-        auth_source="cli",
-        subscription_id=_subscription(options, environ, _cli_subscription(environ)),
-        tenant=_option(options, "tenant"),
-        cloud_environment=_cloud(options, environ),
-    )
-
-
-def _from_msi(options: Mapping[str, Any], environ: Mapping[str, str]) -> AzureSettings:
-    return AzureSettings(
-        auth_source="msi",
-        subscription_id=_subscription(options, environ),
-        client_id=_option(options, "client_id") or _env(environ, "client_id"),
-        cloud_environment=_cloud(options, environ),
-    )
-
-
-def _auto_source(options: Mapping[str, Any], environ: Mapping[str, str]) -> str:
-    """The source ``auto`` picks, in the documented order."""
-    explicit = _service_principal(options, environ, use_env=False)[0]
-    if not _missing_principal(explicit):
-        return "auto"
-    if _option(options, "profile"):
-        return "credential_file"
-    merged = _service_principal(options, environ, use_env=True)[0]
-    if not _missing_principal(merged):
-        return "auto"
-    if _env(environ, "profile") or _has_default_profile(environ):
-        return "credential_file"
-    if shutil.which("az", path=environ.get("PATH", os.defpath)):
-        return "cli"
-    return "msi"
-
-
-def _has_default_profile(environ: Mapping[str, str]) -> bool:
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(_credentials_path(environ), encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError):
-        return False
-    return parser.has_section("default")
-
-
-def resolve_settings(options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AzureSettings:
-    """Choose the credential source and collect subscription, principal and cloud (no network)."""
-    environ = os.environ if environ is None else environ
-    requested = (_option(options, "auth_source") or _env(environ, "auth_source") or "auto").lower()
-    if requested not in AUTH_SOURCES:
-        raise AzureError(f"unknown auth_source {requested!r}: use one of {', '.join(AUTH_SOURCES)}")
-    source = _auto_source(options, environ) if requested == "auto" else requested
-    builders: dict[str, Callable[[], AzureSettings]] = {
-        "auto": lambda: _from_principal("auto", options, environ),
-        "env": lambda: _from_principal("env", options, environ),
-        "credential_file": lambda: _from_file(options, environ),
-        "cli": lambda: _from_cli(options, environ),
-        "msi": lambda: _from_msi(options, environ),
-    }
-    settings = builders[source]()
-    if not settings.subscription_id:
-        raise AzureError(f"no Azure subscription given (auth_source {settings.auth_source}): set subscription_id or "
-                         "AZURE_SUBSCRIPTION_ID")
-    return settings
-
-
-# --------------------------------------------------------------------------------------------
-# Clouds
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class AzureCloud:
-    """The endpoints of one Azure cloud."""
-
-    name: str  # AzureCloud or AzureUSGovernment: the naming rules to apply
-    resource_manager: str  # base URL of every client, with a trailing slash
-    authority: str  # login endpoint (authority host) of the token service
-    audience: str  # token audience; the credential scope is <audience>/.default
-    custom: bool = False  # read from a metadata URL: MSAL instance discovery is off
-
-    @property
-    def scope(self) -> str:
-        """The OAuth scope of Resource Manager tokens."""
-        return self.audience.rstrip("/") + "/.default"
-
-
-KNOWN_CLOUDS: dict[str, AzureCloud] = {
-    "AzureCloud": AzureCloud("AzureCloud", "https://management.azure.com/", "https://login.microsoftonline.com/",
-                             "https://management.azure.com/"),
-    "AzureUSGovernment": AzureCloud("AzureUSGovernment", "https://management.usgovcloudapi.net/",
-                                    "https://login.microsoftonline.us/", "https://management.usgovcloudapi.net/"),
-}
-
-_CLOUD_ALIASES = {"azurecloud": "AzureCloud", "azurepubliccloud": "AzureCloud", "public": "AzureCloud",
-                  "azureusgovernment": "AzureUSGovernment", "azureusgovernmentcloud": "AzureUSGovernment",
-                  "usgovernment": "AzureUSGovernment"}
-
-
-def _with_slash(url: str) -> str:
-    return url if url.endswith("/") else url + "/"
-
-
-def _same_endpoint(left: str, right: str) -> bool:
-    return _with_slash(left.strip()).lower() == _with_slash(right.strip()).lower()
-
-
-def parse_metadata(url: str, document: Any) -> AzureCloud:
-    """The cloud of Resource Manager ``url`` from its ``/metadata/endpoints`` document (2015 or 2019+ form)."""
-    if isinstance(document, list):
-        entries = [entry for entry in document if isinstance(entry, dict)]
-        matching = [entry for entry in entries if _same_endpoint(str(entry.get("resourceManager", "")), url)]
-        if not matching and len(entries) == 1:
-            matching = entries
-        if not matching:
-            raise AzureError(f"the cloud metadata of {url} lists no cloud whose resourceManager is {url}")
-        entry = matching[0]
-    elif isinstance(document, dict):
-        entry = document
-    else:
-        raise AzureError(f"the cloud metadata of {url} is neither an object nor a list")
-    authentication = entry.get("authentication")
-    if not isinstance(authentication, dict) or not authentication.get("loginEndpoint"):
-        raise AzureError(f"the cloud metadata of {url} has no authentication.loginEndpoint")
-    audiences = [value for value in authentication.get("audiences") or [] if isinstance(value, str) and value]
-    if not audiences:
-        raise AzureError(f"the cloud metadata of {url} has no authentication.audiences")
-    name = "AzureUSGovernment" if str(entry.get("name", "")).lower() in ("azureusgovernment", "azureusgovernmentcloud") else "AzureCloud"
-    return AzureCloud(name, _with_slash(url), _with_slash(authentication["loginEndpoint"]), audiences[0], custom=True)
-
-
-def fetch_metadata(url: str, timeout: float = 30.0) -> Any:
-    """GET ``<url>/metadata/endpoints`` over verified TLS (``REQUESTS_CA_BUNDLE`` honoured) and parse the JSON."""
-    try:
-        import requests  # pylint: disable=import-outside-toplevel
-    except ImportError as exc:
-        raise MissingDependencyError("requests", exc) from None
-    endpoint = f"{url.rstrip('/')}/metadata/endpoints?api-version={_METADATA_API_VERSION}"
-    try:
-        response = requests.get(endpoint, timeout=timeout)
-    except requests.Timeout:
-        raise AzureError(f"the cloud metadata endpoint {endpoint} did not answer within {timeout:g} s") from None
-    except requests.RequestException as exc:
-        raise AzureError(f"cannot read the cloud metadata endpoint {endpoint}: {_first_line(exc)}") from None
-    if response.status_code != 200:
-        raise AzureError(f"the cloud metadata endpoint {endpoint} answered HTTP {response.status_code}")
-    try:
-        return response.json()
-    except ValueError:
-        raise AzureError(f"the cloud metadata endpoint {endpoint} did not return JSON") from None
-
-
-def resolve_cloud(value: str | None, fetch: Callable[[str], Any] = fetch_metadata) -> AzureCloud:
-    """The cloud for a ``cloud_environment`` value: a known name or an https Resource Manager URL."""
-    text = (value or "AzureCloud").strip()
-    if "://" in text:
-        if urlsplit(text).scheme.lower() != "https" or not urlsplit(text).hostname:
-            raise AzureError(f"the cloud_environment URL {text!r} must be an https URL of a Resource Manager endpoint")
-        return parse_metadata(text, fetch(text))
-    key = _CLOUD_ALIASES.get(text.replace(" ", "").replace("_", "").replace("-", "").lower())
-    if key is None:
-        raise AzureError(f"unknown cloud_environment {text!r}: use AzureCloud, AzureUSGovernment or the https URL of a "
-                         "Resource Manager endpoint")
-    return KNOWN_CLOUDS[key]
-
-
-# --------------------------------------------------------------------------------------------
-# Credential, retries, clients, errors
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RetrySettings:
-    """Bounds of azure-core's retry policy: 429/5xx retried, Retry-After honoured up to ``max_retry_after``."""
-
-    total_retries: int = 4
-    backoff_factor: float = 0.8
-    backoff_max: float = 10.0
-    max_retry_after: float = 30.0  # a longer Retry-After is shortened to this
-    total_seconds: float = 120.0  # the whole operation, retries and sleeps included
-    connection_timeout: float = 10.0
-    read_timeout: float = 60.0
-
-
-#: SDK client of each kind: (pip package, module, class).
-#: :data:`PIPELINE` names the plain ARM pipeline of :meth:`AzureSession.arm_json` instead (for ``warm_up``).
-CLIENTS: dict[str, tuple[str, str, str]] = {
-    "network": ("azure-mgmt-network", "azure.mgmt.network", "NetworkManagementClient"),
-    "storage": ("azure-mgmt-storage", "azure.mgmt.storage", "StorageManagementClient"),
-    "keyvault": ("azure-mgmt-keyvault", "azure.mgmt.keyvault", "KeyVaultManagementClient"),
-    "dns": ("azure-mgmt-dns", "azure.mgmt.dns", "DnsManagementClient"),
-    "compute": ("azure-mgmt-compute", "azure.mgmt.compute", "ComputeManagementClient"),
-}
-
-#: The kind of the plain ARM pipeline (:meth:`AzureSession.arm_json`) in the session's client cache.
-PIPELINE = "arm"
-
-#: Answers the SDK maps to a dedicated azure-core exception (as every generated operation does).
-_ERROR_MAP = {401: "ClientAuthenticationError", 404: "ResourceNotFoundError", 409: "ResourceExistsError",
-              304: "ResourceNotModifiedError"}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+#: The endpoints and names of one cloud (the record of ``_clouds``; kept under its old name).
+AzureCloud = Cloud
+
+#: The named clouds (``_clouds.CLOUDS``).
+KNOWN_CLOUDS: dict[str, Cloud] = CLOUDS
 
 
 def _missing_permission(permission: str | None) -> str:
@@ -450,48 +78,6 @@ def _caused_by(exc: BaseException | None, kinds: tuple[type[BaseException], ...]
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
-
-
-def _retry_policy(settings: RetrySettings) -> Any:
-    """An azure-core RetryPolicy that caps each Retry-After and bounds the total time."""
-    from azure.core.pipeline.policies import RetryPolicy  # pylint: disable=import-outside-toplevel
-
-    class BoundedRetryPolicy(RetryPolicy):  # type: ignore[misc,valid-type]
-        """RetryPolicy whose Retry-After sleeps are capped (the service's value is used up to the cap)."""
-
-        def get_retry_after(self, response: Any) -> float | None:
-            value = super().get_retry_after(response)
-            return None if value is None else min(value, settings.max_retry_after)
-
-    return BoundedRetryPolicy(retry_total=settings.total_retries, retry_backoff_factor=settings.backoff_factor,
-                              retry_backoff_max=settings.backoff_max, timeout=settings.total_seconds)
-
-
-def _arm_policies(credential: Any, scope: str, retry_policy: Any) -> list[Any]:
-    """The policies a generated azure-mgmt client puts in its pipeline, in its order (azure-mgmt-core)."""
-    from azure.core.pipeline import policies  # pylint: disable=import-outside-toplevel
-    from azure.mgmt.core.policies import (  # pylint: disable=import-outside-toplevel
-        ARMAutoResourceProviderRegistrationPolicy, ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy,
-    )
-
-    return [
-        policies.RequestIdPolicy(), policies.HeadersPolicy(), policies.UserAgentPolicy(sdk_moniker="configmgr-cmg"),
-        policies.ProxyPolicy(), policies.ContentDecodePolicy(), ARMAutoResourceProviderRegistrationPolicy(),
-        policies.RedirectPolicy(), retry_policy, ARMChallengeAuthenticationPolicy(credential, scope),
-        policies.CustomHookPolicy(), policies.NetworkTraceLoggingPolicy(), policies.DistributedTracingPolicy(),
-        policies.SensitiveHeaderCleanupPolicy(), ARMHttpLoggingPolicy(),
-    ]
-
-
-def _raise_for_arm_status(response: Any) -> None:
-    """Raise for a non-2xx answer as the SDK does: a mapped exception or HttpResponseError in ARM's error format."""
-    if 200 <= response.status_code < 300:
-        return
-    from azure.core import exceptions as core  # pylint: disable=import-outside-toplevel
-    from azure.mgmt.core.exceptions import ARMErrorFormat  # pylint: disable=import-outside-toplevel
-
-    core.map_error(response.status_code, response, {status: getattr(core, name) for status, name in _ERROR_MAP.items()})
-    raise core.HttpResponseError(response=response, error_format=ARMErrorFormat)
 
 
 class _SharedCredential:
@@ -542,6 +128,7 @@ class AzureSession:
                      retry: RetrySettings | None = None) -> "AzureSession":
         """Resolve the options (see the module docstring) and the cloud; no token is requested yet."""
         settings = resolve_settings(options, os.environ if environ is None else environ)
+        check_ca_bundle()  # requests reads the CA bundle from this process's environment
         return cls(settings, resolve_cloud(settings.cloud_environment), retry)
 
     # -- what the result may show ------------------------------------------------------------
@@ -596,7 +183,9 @@ class AzureSession:
         except ImportError as exc:
             raise MissingDependencyError("azure-identity", exc) from None
         settings = self.settings
-        common: dict[str, Any] = {"authority": self.cloud.authority}
+        # The token requests wait and give up like every other request (bounded, injectable sleep).
+        common: dict[str, Any] = {"authority": self.cloud.authority,
+                                  "retry_policy_class": lambda **_: retry_policy(self.retry)}
         if self.cloud.custom:
             common["disable_instance_discovery"] = True
         if settings.auth_source == "cli":
@@ -637,9 +226,8 @@ class AzureSession:
         run_concurrently(calls)
 
     def _transport_options(self) -> dict[str, Any]:
-        """Retries and timeouts, the same for SDK clients and the plain pipeline."""
-        return {"retry_policy": _retry_policy(self.retry), "connection_timeout": self.retry.connection_timeout,
-                "read_timeout": self.retry.read_timeout}
+        """Retries, redirects and timeouts, the same for SDK clients and the plain pipeline."""
+        return transport_options(self.retry)
 
     def _make_client(self, kind: str, credential: _SharedCredential) -> Any:
         package, module_name, class_name = CLIENTS[kind]
@@ -657,7 +245,8 @@ class AzureSession:
             raise MissingDependencyError("azure-mgmt-core", exc) from None
         options = self._transport_options()
         return ARMPipelineClient(base_url=self.resource_manager,
-                                 policies=_arm_policies(credential, self.cloud.scope, options.pop("retry_policy")),
+                                 policies=arm_policies(credential, self.cloud.scope, options.pop("retry_policy"),
+                                                       options.pop("redirect_policy")),
                                  **options)
 
     def close(self) -> None:
@@ -703,7 +292,7 @@ class AzureSession:
             request = HttpRequest(method, self.resource_manager.rstrip("/") + path, params=params, json=body,
                                   headers={"Accept": "application/json"})
             response = self.pipeline().send_request(request)
-            _raise_for_arm_status(response)
+            raise_for_arm_status(response)
             try:
                 return response.json() if response.content else None
             except ValueError:
@@ -724,20 +313,20 @@ class AzureSession:
             details["error_code"] = error_code
         if isinstance(exc, core.ClientAuthenticationError) and status in (None, 401):
             return AzureError(f"Azure refused the credentials of {self.principal} ({self.auth_source_used}) while "
-                              f"{description}: {_first_line(exc)}; check client_id, secret and tenant", **details)
+                              f"{description}: {first_line(exc)}; check client_id, secret and tenant", **details)
         if status == 403:
             return AzureError(f"{self.principal} may not act in subscription {self.subscription_id} while {description}: "
-                              f"{_missing_permission(permission)} ({_first_line(exc)})", **details)
+                              f"{_missing_permission(permission)} ({first_line(exc)})", **details)
         if status == 429:
             return AzureError(f"Azure kept throttling (429 Too Many Requests) while {description} after "
-                              f"{self.retry.total_retries} retries; try again later ({_first_line(exc)})", **details)
+                              f"{self.retry.total_retries} retries; try again later ({first_line(exc)})", **details)
         if isinstance(exc, (core.ServiceRequestError, core.ServiceResponseError)):
             return AzureError(f"the Azure endpoint {self.resource_manager} did not answer while {description} "
-                              f"({_first_line(exc)})", **details)
+                              f"({first_line(exc)})", **details)
         if isinstance(exc, core.HttpResponseError):
-            return AzureError(f"Azure answered HTTP {status} while {description}: {_first_line(exc)}", **details)
+            return AzureError(f"Azure answered HTTP {status} while {description}: {first_line(exc)}", **details)
         if isinstance(exc, core.AzureError):
-            return AzureError(f"Azure failed while {description}: {_first_line(exc)}", **details)
+            return AzureError(f"Azure failed while {description}: {first_line(exc)}", **details)
         raise exc
 
     def _token_error(self, exc: BaseException) -> CmgError:
@@ -747,34 +336,19 @@ class AzureSession:
         except ImportError as error:
             return MissingDependencyError("azure-core", error)
         if _caused_by(exc, (core.ServiceRequestError, core.ServiceResponseError, OSError)):
-            return AzureError(f"the Azure login endpoint {self.cloud.authority} did not answer ({_first_line(exc)})")
+            return AzureError(f"the Azure login endpoint {self.cloud.authority} did not answer ({first_line(exc)})")
         if isinstance(exc, core.ClientAuthenticationError):
             return AzureError(f"Azure refused the credentials of {self.principal} ({self.auth_source_used}) at "
-                              f"{self.cloud.authority}: {_first_line(exc)}; check client_id, secret and tenant",
+                              f"{self.cloud.authority}: {first_line(exc)}; check client_id, secret and tenant",
                               status_code=401)
-        return AzureError(f"getting an Azure token for {self.principal} failed: {_first_line(exc)}")
+        return AzureError(f"getting an Azure token for {self.principal} failed: {first_line(exc)}")
 
 
-def run_concurrently(calls: Mapping[str, Callable[[], T]], max_workers: int = 8) -> dict[str, T]:
-    """Run independent calls in threads and return their results by key.
-
-    Every call runs to its end; then the first error, in the order of ``calls``, is raised.
-    """
-    if not calls:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(calls))) as pool:
-        futures = {key: pool.submit(call) for key, call in calls.items()}
-    errors = [future.exception() for future in futures.values() if future.exception() is not None]
-    if errors:
-        raise errors[0]
-    return {key: future.result() for key, future in futures.items()}
-
-
-def naming_cloud(value: str | None, environ: Mapping[str, str] | None = None) -> str | None:
-    """The cloud whose naming rules a credential-free path follows: ``value`` (the ``cloud_environment``
-    option), else ``AZURE_CLOUD_ENVIRONMENT``, else None (AzureCloud). A Resource Manager URL names by
-    AzureCloud's domains: its metadata, which alone could say AzureUSGovernment, is not fetched here."""
-    environ = os.environ if environ is None else environ
-    candidates = [str(value or "")] + [environ.get(variable, "") for variable in ENVIRONMENT["cloud_environment"]]
-    cloud = next((candidate.strip() for candidate in candidates if candidate.strip()), None)
-    return "AzureCloud" if cloud and "://" in cloud else cloud
+def naming_cloud(value: str | None, environ: Mapping[str, str] | None = None, region: str | None = None) -> str:
+    """The name of the cloud whose naming rules a credential-free path follows (``_clouds.resolve``):
+    ``value`` (the ``cloud_environment`` option), else ``AZURE_CLOUD_ENVIRONMENT``, else AzureCloud. A
+    Resource Manager URL, whose metadata is not fetched here, follows the cloud of ``region``."""
+    try:
+        return resolve(value, environ, region=region).name
+    except CmgError as exc:
+        raise AzureError(str(exc)) from None

@@ -22,42 +22,18 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from dataclasses import dataclass
 
+from ._clouds import CLOUDS, Cloud, named
 from ._errors import NamingError
-from ._regions import REGIONS
 
 METHODS = ("vmss", "classic")
 SEVERITIES = ("error", "warning", "info")
 EXAMPLE = "GraniteFalls.contoso.com"
 
 
-@dataclass(frozen=True)
-class CloudNames:
-    """The DNS domains of one Azure cloud that the CMG names live in."""
-
-    name: str
-    cloudapp_domain: str  # virtual machine scale set deployments: <prefix>.<region>.<domain>
-    classic_domain: str  # classic cloud services: <prefix>.<domain>
-    vault_suffix: str  # Key Vault: <name>.<suffix>
-    blob_suffix: str  # storage account blob endpoint: <name>.<suffix>
-
-
-CLOUDS: dict[str, CloudNames] = {
-    "AzureCloud": CloudNames("AzureCloud", "cloudapp.azure.com", "cloudapp.net",
-                             "vault.azure.net", "blob.core.windows.net"),
-    "AzureUSGovernment": CloudNames("AzureUSGovernment", "cloudapp.usgovcloudapi.net", "usgovcloudapp.net",
-                                    "vault.usgovcloudapi.net", "blob.core.usgovcloudapi.net"),
-}
-
-_CLOUD_ALIASES = {
-    "azurecloud": "AzureCloud",
-    "azurepubliccloud": "AzureCloud",
-    "public": "AzureCloud",
-    "azureusgovernment": "AzureUSGovernment",
-    "azureusgovernmentcloud": "AzureUSGovernment",
-    "usgovernment": "AzureUSGovernment",
-}
+#: The record of one cloud (``_clouds.Cloud``): ``name``, ``cloudapp_domain``, ``classic_domain``,
+#: ``vault_suffix``, ``blob_suffix``, ``regions``...
+CloudNames = Cloud
 
 # ASCII only, checked with fullmatch (``$`` would accept a trailing newline).
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
@@ -75,14 +51,9 @@ def _require_text(value: object, what: str) -> str:
     return value
 
 
-def cloud_names(cloud: str | None = None) -> CloudNames:
-    """The domains of ``cloud`` (``AzureCloud`` when empty); accepts the usual spellings."""
-    if not cloud:
-        return CLOUDS["AzureCloud"]
-    key = _CLOUD_ALIASES.get(_SEPARATORS.sub("", _require_text(cloud, "cloud environment")).lower())
-    if key is None:
-        raise NamingError(f"unknown cloud environment {cloud!r}: use one of {', '.join(CLOUDS)}")
-    return CLOUDS[key]
+def cloud_names(cloud: str | None = None) -> Cloud:
+    """The record of ``cloud`` (``AzureCloud`` when empty); accepts the usual spellings (``_clouds.named``)."""
+    return named(cloud)
 
 
 def _region_key(region: str) -> str:
@@ -108,13 +79,13 @@ def normalize_region(region: str, cloud: str | None = None) -> str:
     An unknown region raises a NamingError that lists the close matches (``details['suggestions']``).
     """
     names = cloud_names(cloud)
-    regions = REGIONS[names.name]
+    regions = names.regions
     if region is None or (isinstance(region, str) and not region.strip()):
         raise NamingError("a region is required, for example 'westus'")
     key = _region_key(_require_text(region, "region"))
     if key in regions:
         return key
-    other = [cloud for cloud, known in REGIONS.items() if key in known]
+    other = [known.name for known in CLOUDS.values() if key in known.regions]
     if other:
         raise NamingError(f"{region!r} is a region of {other[0]}, not of {names.name}: set the cloud environment to {other[0]}",
                           suggestions=[])
@@ -223,7 +194,7 @@ def deployment_region(name: str, cloud: str | None = None) -> str | None:
     names = cloud_names(cloud)
     labels = normalize_fqdn(name).lower().split(".")
     suffix = names.cloudapp_domain.split(".")
-    if len(labels) == len(suffix) + 2 and labels[2:] == suffix and labels[1] in REGIONS[names.name]:
+    if len(labels) == len(suffix) + 2 and labels[2:] == suffix and labels[1] in names.regions:
         return labels[1]
     return None
 

@@ -186,7 +186,9 @@ def test_naming_cloud_reads_the_process_environment(monkeypatch):
     monkeypatch.setenv("AZURE_CLOUD_ENVIRONMENT", " AzureUSGovernment ")
     assert (naming_cloud(None), naming_cloud(" "), naming_cloud("AzureCloud")) == ("AzureUSGovernment", "AzureUSGovernment", "AzureCloud")
     monkeypatch.delenv("AZURE_CLOUD_ENVIRONMENT")
-    assert naming_cloud(None) is None
+    assert naming_cloud(None) == "AzureCloud"
+    assert naming_cloud("https://stack.example.test/", {}, region="USGov Virginia") == "AzureUSGovernment"
+    assert naming_cloud("https://stack.example.test/", {}, region="westus") == "AzureCloud"
 
 
 def test_three_checks_run_concurrently(azure_sandbox, env):

@@ -191,7 +191,7 @@ def test_named_clouds_and_plain_http_refused():
     assert (gov.authority, gov.scope) == ("https://login.microsoftonline.us/", "https://management.usgovcloudapi.net/.default")
     with pytest.raises(AzureError) as error:
         resolve_cloud("http://127.0.0.1:1")
-    assert str(error.value) == "the cloud_environment URL 'http://127.0.0.1:1' must be an https URL of a Resource Manager endpoint"
+    assert str(error.value) == "the cloud_environment URL 'http://127.0.0.1:1' must be an https URL: credentials are never sent over plain http"
     with pytest.raises(AzureError):
         resolve_cloud("AzureChinaCloud")
 
