@@ -142,7 +142,7 @@ def _label_of(address: Any) -> str:
 def _answer(session: AzureSession, description: str, method: str, path: str, check: str, **request: Any) -> dict[str, Any]:
     """The JSON object a name check answers (through the plain ARM pipeline, no SDK package)."""
     result = session.arm_json(method, f"/subscriptions/{session.subscription_id}/providers/{path}", API_VERSIONS[check],
-                              description=description, permission=PERMISSIONS[check], **request)
+                              description=description, permission=PERMISSIONS[check], read_only=True, **request)
     if not isinstance(result, dict):
         raise AzureError(f"Azure answered {type(result).__name__} instead of a JSON object while {description}")
     return result

@@ -97,7 +97,9 @@ class _SharedCredential:
             if token is None or token.expires_on - time.time() < 300:
                 self.requests += 1
                 try:
-                    token = self._credential.get_token(*scopes, **kwargs)
+                    # Only the token options: a pipeline passes its request options (retry_on_methods...) on too.
+                    token = self._credential.get_token(*scopes, **{key: value for key, value in kwargs.items()
+                                                                   if key in ("claims", "tenant_id", "enable_cae")})
                 except CmgError:
                     raise
                 except Exception as exc:  # pylint: disable=broad-except
@@ -122,6 +124,7 @@ class AzureSession:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._credential: _SharedCredential | None = None
+        self._token_statuses: list[int] = []  # the status of every answer of the token service
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], environ: Mapping[str, str] | None = None,
@@ -129,7 +132,8 @@ class AzureSession:
         """Resolve the options (see the module docstring) and the cloud; no token is requested yet."""
         settings = resolve_settings(options, os.environ if environ is None else environ)
         check_ca_bundle()  # requests reads the CA bundle from this process's environment
-        return cls(settings, resolve_cloud(settings.cloud_environment), retry)
+        retry = retry or RetrySettings()
+        return cls(settings, resolve_cloud(settings.cloud_environment, lambda url: fetch_metadata(url, retry)), retry)
 
     # -- what the result may show ------------------------------------------------------------
     @property
@@ -185,7 +189,9 @@ class AzureSession:
         settings = self.settings
         # The token requests wait and give up like every other request (bounded, injectable sleep).
         common: dict[str, Any] = {"authority": self.cloud.authority,
-                                  "retry_policy_class": lambda **_: retry_policy(self.retry)}
+                                  "retry_policy_class": lambda **_: retry_policy(self.retry, self._token_statuses),
+                                  "connection_timeout": self.retry.connection_timeout,
+                                  "read_timeout": self.retry.read_timeout}
         if self.cloud.custom:
             common["disable_instance_discovery"] = True
         if settings.auth_source == "cli":
@@ -279,11 +285,13 @@ class AzureSession:
             raise self.translate(exc, description, permission) from None
 
     def arm_json(self, method: str, path: str, api_version: str, *, description: str, permission: str | None = None,
-                 query: Mapping[str, str] | None = None, body: Any = None) -> Any:
+                 query: Mapping[str, str] | None = None, body: Any = None, read_only: bool = False) -> Any:
         """Send one Resource Manager request through :meth:`pipeline` and return its parsed JSON (None if empty).
 
         ``path`` starts at the Resource Manager root (``/subscriptions/...``); ``api_version`` and
         ``query`` become the query string, ``body`` the JSON body. Errors are those of :meth:`call`.
+        ``read_only`` marks a POST that changes nothing (``checkNameAvailability``): like a GET, it is
+        retried after a reset or timeout too.
         """
         def send() -> Any:
             from azure.core.rest import HttpRequest  # pylint: disable=import-outside-toplevel
@@ -291,12 +299,15 @@ class AzureSession:
             params = {**(query or {}), "api-version": api_version}
             request = HttpRequest(method, self.resource_manager.rstrip("/") + path, params=params, json=body,
                                   headers={"Accept": "application/json"})
-            response = self.pipeline().send_request(request)
+            options = {"retry_on_methods": ["HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", method.upper()]} \
+                if read_only else {}
+            response = self.pipeline().send_request(request, **options)
             raise_for_arm_status(response)
             try:
                 return response.json() if response.content else None
             except ValueError:
-                raise AzureError(f"Azure answered HTTP {response.status_code} without valid JSON while {description}") from None
+                raise AzureError(f"{self.resource_manager} answered HTTP {response.status_code} without valid JSON while "
+                                 f"{description}", status_code=response.status_code) from None
 
         return self.call(description, send, permission=permission)
 
@@ -337,11 +348,18 @@ class AzureSession:
             return MissingDependencyError("azure-core", error)
         if _caused_by(exc, (core.ServiceRequestError, core.ServiceResponseError, OSError)):
             return AzureError(f"the Azure login endpoint {self.cloud.authority} did not answer ({first_line(exc)})")
+        status = self._token_statuses[-1] if self._token_statuses else None
+        if isinstance(exc, core.ClientAuthenticationError) and status is not None and not 400 <= status < 500:
+            return AzureError(f"the Azure login endpoint {self.cloud.authority} answered HTTP {status} without a token "
+                              f"({first_line(exc)})" + (": refused, a redirect is never followed for a credential"
+                                                         if 300 <= status < 400 else ""), status_code=status)
         if isinstance(exc, core.ClientAuthenticationError):
             return AzureError(f"Azure refused the credentials of {self.principal} ({self.auth_source_used}) at "
                               f"{self.cloud.authority}: {first_line(exc)}; check client_id, secret and tenant",
                               status_code=401)
-        return AzureError(f"getting an Azure token for {self.principal} failed: {first_line(exc)}")
+        status = getattr(exc, "status_code", None)
+        return AzureError(f"getting an Azure token from {self.cloud.authority} for {self.principal} failed"
+                          + (f" (HTTP {status})" if status else "") + f": {first_line(exc)}")
 
 
 def naming_cloud(value: str | None, environ: Mapping[str, str] | None = None, region: str | None = None) -> str:

@@ -15,6 +15,7 @@ import json
 import os
 from typing import Any, Callable, Mapping
 
+from ._azure_pipeline import RetrySettings
 from ._clouds import API_VERSIONS, Cloud, check_https_url, is_url, resolve, with_endpoints
 from ._errors import AzureError, CmgError, MissingDependencyError
 
@@ -101,36 +102,77 @@ def metadata_endpoint(url: str) -> str:
     return f"{url.rstrip('/')}/metadata/endpoints?api-version={API_VERSIONS['metadata']}"
 
 
-def fetch_metadata(url: str, timeout: float = 30.0) -> Any:
-    """GET ``<url>/metadata/endpoints`` over verified TLS, without following redirects, and parse the JSON."""
+_TRANSIENT = (429, 500, 502, 503, 504)
+
+
+def _retry_after(response: Any, settings: RetrySettings) -> float | None:
+    try:
+        value = float(response.headers.get("retry-after", ""))
+    except (TypeError, ValueError):
+        return None
+    return min(max(value, 0.0), settings.max_retry_after)
+
+
+def fetch_metadata(url: str, retry: RetrySettings | None = None) -> Any:
+    """GET ``<url>/metadata/endpoints`` over verified TLS, without following redirects, and parse the JSON.
+
+    429, 5xx, resets and timeouts are retried like every Azure request (:class:`RetrySettings`: at
+    most ``total_retries`` retries, ``Retry-After`` capped, the waits within ``total_seconds``).
+    """
     try:
         import requests  # pylint: disable=import-outside-toplevel
     except ImportError as exc:
         raise MissingDependencyError("requests", exc) from None
+    settings = retry or RetrySettings()
     check_ca_bundle()
     endpoint = metadata_endpoint(url)
+    waited = 0.0
+    for attempt in range(settings.total_retries + 1):
+        error, delay = _fetch_once(requests, endpoint, settings)
+        if isinstance(error, bytes):
+            return _parse_json(endpoint, error)
+        if delay is None:
+            delay = min(settings.backoff_factor * (2 ** attempt), settings.backoff_max)
+        if attempt == settings.total_retries or waited + delay > settings.total_seconds:
+            raise error
+        waited += delay
+        settings.sleep(delay)
+    raise AzureError(f"the cloud metadata endpoint {endpoint} did not answer")  # not reached
+
+
+def _fetch_once(requests: Any, endpoint: str, settings: RetrySettings) -> tuple[Any, float | None]:
+    """``(body, None)``, or ``(AzureError, delay)`` where the error is final when the loop gives up."""
     try:
-        with requests.get(endpoint, timeout=timeout, allow_redirects=False, stream=True) as response:
-            if 300 <= response.status_code < 400:
+        with requests.get(endpoint, timeout=(settings.connection_timeout, settings.read_timeout),
+                          allow_redirects=False, stream=True) as response:
+            status = response.status_code
+            if 300 <= status < 400:
                 target = str(response.headers.get("location", ""))[:200]
-                raise AzureError(f"the cloud metadata endpoint {endpoint} answered HTTP {response.status_code}, a redirect "
-                                 f"to {target!r}: refused, the document that chooses where credentials go is only read "
-                                 "from the URL given")
-            if response.status_code != 200:
-                raise AzureError(f"the cloud metadata endpoint {endpoint} answered HTTP {response.status_code}")
+                raise AzureError(f"the cloud metadata endpoint {endpoint} answered HTTP {status}, a redirect to "
+                                 f"{target!r}: refused, the document that chooses where credentials go is only read "
+                                 "from the URL given", status_code=status)
+            if status in _TRANSIENT:
+                return (AzureError(f"the cloud metadata endpoint {endpoint} answered HTTP {status}", status_code=status),
+                        _retry_after(response, settings))
+            if status != 200:
+                raise AzureError(f"the cloud metadata endpoint {endpoint} answered HTTP {status}", status_code=status)
             body = response.raw.read(MAX_METADATA_BYTES + 1, decode_content=True)
     except requests.Timeout:
-        raise AzureError(f"the cloud metadata endpoint {endpoint} did not answer within {timeout:g} s") from None
+        return AzureError(f"the cloud metadata endpoint {endpoint} did not answer within {settings.read_timeout:g} s"), None
     except requests.RequestException as exc:
-        raise AzureError(f"cannot read the cloud metadata endpoint {endpoint}: {first_line(exc)}") from None
+        return AzureError(f"cannot read the cloud metadata endpoint {endpoint}: {first_line(exc)}"), None
     except OSError as exc:  # a CA bundle that vanished, a reset while reading the body
-        raise AzureError(f"cannot read the cloud metadata endpoint {endpoint}: {first_line(exc)}") from None
+        return AzureError(f"cannot read the cloud metadata endpoint {endpoint}: {first_line(exc)}"), None
     if len(body) > MAX_METADATA_BYTES:
         raise AzureError(f"the cloud metadata endpoint {endpoint} answered more than {MAX_METADATA_BYTES} bytes")
+    return body, None
+
+
+def _parse_json(endpoint: str, body: bytes) -> Any:
     try:
         return json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
-        raise AzureError(f"the cloud metadata endpoint {endpoint} did not return JSON") from None
+        raise AzureError(f"the cloud metadata endpoint {endpoint} answered HTTP 200 without JSON") from None
 
 
 def resolve_cloud(value: str | None, fetch: Callable[[str], Any] = fetch_metadata) -> Cloud:

@@ -61,13 +61,22 @@ ERROR_MAP = {401: "ClientAuthenticationError", 404: "ResourceNotFoundError", 409
              304: "ResourceNotModifiedError"}
 
 
-def retry_policy(settings: RetrySettings) -> Any:
-    """An azure-core RetryPolicy that caps each Retry-After, bounds the sum of the waits and waits with ``settings.sleep``."""
+def retry_policy(settings: RetrySettings, statuses: list[int] | None = None) -> Any:
+    """An azure-core RetryPolicy that caps each Retry-After, bounds the sum of the waits and waits with ``settings.sleep``.
+
+    ``statuses``, when given, collects the status of every answer (for messages about the token service).
+    """
     from azure.core.pipeline import PipelineResponse  # pylint: disable=import-outside-toplevel
     from azure.core.pipeline.policies import RetryPolicy  # pylint: disable=import-outside-toplevel
 
     class BoundedRetryPolicy(RetryPolicy):  # type: ignore[misc,valid-type]
         """RetryPolicy with capped Retry-After, a budget for the waits of one request, and an injectable sleep."""
+
+        def send(self, request: Any) -> Any:
+            response = super().send(request)
+            if statuses is not None:
+                statuses.append(response.http_response.status_code)
+            return response
 
         def get_retry_after(self, response: Any) -> float | None:
             value = super().get_retry_after(response)

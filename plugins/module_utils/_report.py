@@ -361,14 +361,30 @@ WIZARD_LABELS = (
 STATUS_LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
 
 
+#: Characters no report may carry raw: C0 controls but tab and newline, DEL, C1 controls, surrogates and
+#: the XML non-characters U+FFFE/U+FFFF (invalid in XML 1.0, invisible or misleading in Markdown).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _visible(text: object) -> str:
+    """``text`` with every unprintable character replaced by its visible escape (``\\x00``, ``\\ud800``)."""
+    return _UNPRINTABLE.sub(lambda found: found.group().encode("unicode_escape", "backslashreplace").decode("ascii")
+                            if ord(found.group()) < 0xd800 else f"\\u{ord(found.group()):04x}", str(text))
+
+
+def _line(text: object) -> str:
+    """One visible line of Markdown text (newlines become spaces)."""
+    return _visible(str(text).replace("\r", " ").replace("\n", " "))
+
+
 def _cell(text: object) -> str:
-    """Markdown table cell text: one line, pipes escaped."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Markdown table cell text: one visible line, pipes escaped."""
+    return _line(str(text).replace("\\", "\\\\").replace("|", "\\|"))
 
 
 def _title(report: dict[str, Any]) -> str:
     service = report["wizard"].get("service_name")
-    return f"CMG readiness: {service}" if service else "CMG readiness"
+    return _line(f"CMG readiness: {service}" if service else "CMG readiness")
 
 
 def render_json(report: dict[str, Any], timestamp: str) -> str:
@@ -402,13 +418,13 @@ def render_markdown(report: dict[str, Any], timestamp: str) -> str:
               f"{_cell(check['message'])} |" for check in report["checks"]]
     lines += ["", "## What to fix", ""]
     if report["to_fix"]:
-        lines += [f"{index}. **{STATUS_LABELS[check['status']]}** {check['name']}: {check['message']}"
+        lines += [f"{index}. **{STATUS_LABELS[check['status']]}** {_visible(check['name'])}: {_visible(check['message'])}"
                   for index, check in enumerate(report["to_fix"], start=1)]
     else:
         lines.append("Nothing: every check that ran passed.")
     if report["skip_reasons"]:
         lines += ["", "## Skipped steps", ""]
-        lines += [f"- {STEP_TITLES[step]}: {reason}" for step, reason in report["skip_reasons"].items()]
+        lines += [f"- {STEP_TITLES[step]}: {_visible(reason)}" for step, reason in report["skip_reasons"].items()]
     return "\n".join(lines) + "\n"
 
 
@@ -426,16 +442,18 @@ def render_junit(report: dict[str, Any], timestamp: str) -> str:
     suite = ET.SubElement(suites, "testsuite", {"name": "configmgr.cmg.readiness", **totals,
                                                 "timestamp": timestamp.replace("Z", "").split("+")[0]})
     for check in report["checks"]:
-        case = ET.SubElement(suite, "testcase", {"classname": f"cmg.{check['step']}", "name": check["id"], "time": "0"})
+        name, message = _visible(check["name"]), _visible(check["message"])
+        case = ET.SubElement(suite, "testcase", {"classname": f"cmg.{_visible(check['step'])}", "name": _visible(check["id"]),
+                                                 "time": "0"})
         if check["status"] == "skip":
-            ET.SubElement(case, "skipped", {"message": check["message"]})
+            ET.SubElement(case, "skipped", {"message": message})
         elif check["status"] == "fail":
-            failure = ET.SubElement(case, "failure", {"message": check["message"], "type": "fail"})
-            failure.text = f"{check['name']}: {check['message']}"
+            failure = ET.SubElement(case, "failure", {"message": message, "type": "fail"})
+            failure.text = f"{name}: {message}"
         elif check["status"] == "warn":
-            ET.SubElement(case, "system-out").text = f"WARNING {check['name']}: {check['message']}"
+            ET.SubElement(case, "system-out").text = f"WARNING {name}: {message}"
         else:
-            ET.SubElement(case, "system-out").text = check["message"]
+            ET.SubElement(case, "system-out").text = message
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
@@ -458,12 +476,13 @@ def parse_mode(mode: object) -> int:
         raise ReportError(f"invalid mode {mode!r}: give an octal string such as '0600'")
     if isinstance(mode, int):
         value = mode
-    elif isinstance(mode, str) and re.fullmatch(r"0?[0-7]{3,4}|0o[0-7]{3,4}", mode.strip()):
+    elif isinstance(mode, str) and re.fullmatch(r"0?[0-7]{3,4}|0o[0-7]{3,4}", mode.strip(), re.ASCII):
         value = int(mode.strip().replace("0o", ""), 8)
     else:
         raise ReportError(f"invalid mode {mode!r}: give an octal string such as '0600'")
-    if not 0 <= value <= 0o7777:
-        raise ReportError(f"invalid mode {mode!r}: give an octal string such as '0600'")
+    if not 0 <= value <= 0o777:
+        raise ReportError(f"invalid mode {mode!r}: give permission bits only, such as '0600' (setuid, setgid and "
+                          "sticky bits are refused)")
     return value
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import socket
 import ssl
+import struct
 import tempfile
 import threading
 import time
@@ -56,11 +58,21 @@ class Request:
 
 @dataclass
 class Response:
-    """What a handler answers: a status, a JSON body and extra headers."""
+    """What a handler answers: a status, a JSON body (or ``raw`` bytes of ``content_type``) and extra headers."""
 
     status: int
     body: Any = None
     headers: dict[str, str] | None = None
+    raw: bytes | None = None
+    content_type: str = "application/json; charset=utf-8"
+
+
+class ConnectionReset(Exception):
+    """Raised by :meth:`AzureSandbox.handle` to drop the connection with a TCP reset instead of answering."""
+
+
+#: What an injected fault does instead of (or after) handling the request: see :meth:`AzureSandbox.fault`.
+FAULT_ACTIONS = ("respond", "reset_before", "reset_after", "stall", "html", "redirect")
 
 
 def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -101,6 +113,7 @@ class _Fault:
     remaining: int
     headers: dict[str, str] | None
     body: Any
+    action: str = "respond"
 
 
 @dataclass
@@ -148,6 +161,7 @@ class AzureSandbox:
         self.tokens: set[str] = set()
         self._faults: list[_Fault] = []
         self._holds: list[Hold] = []
+        self._unstall = threading.Event()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -196,6 +210,8 @@ class AzureSandbox:
             self.requests.clear()
             self._faults.clear()
             self._holds.clear()
+            self._unstall.set()
+            self._unstall = threading.Event()
         self.latency, self.cloud_name, self.metadata_format = self._defaults
 
     def seed(self, data: dict[str, Any]) -> None:
@@ -205,14 +221,24 @@ class AzureSandbox:
                 raise KeyError(f"no sandbox seeder named {name!r}; known: {sorted(_SEEDERS)}")
             _SEEDERS[name](self, section)
 
-    def fault(self, method: str, path_regex: str, status: int, times: int = 1,
-              headers: dict[str, str] | None = None, body: Any = None) -> None:
-        """Answer the next ``times`` matching requests with ``status`` instead of handling them."""
-        if body is None and status >= 400:
+    def fault(self, method: str, path_regex: str, status: int | None = None, times: int = 1,
+              headers: dict[str, str] | None = None, body: Any = None, action: str = "respond") -> None:
+        """Answer the next ``times`` matching requests with ``status`` instead of handling them.
+
+        ``action`` chooses another fault: ``reset_before`` drops the connection (TCP reset) without
+        handling the request, ``reset_after`` handles it (state changes apply) and then drops the
+        connection instead of answering, ``stall`` answers nothing until :meth:`reset` (or 30 s),
+        ``html`` answers ``status`` (200 by default) with an HTML page, ``redirect`` answers
+        ``status`` (302 by default) with the ``Location`` given in ``headers``.
+        """
+        if action not in FAULT_ACTIONS:
+            raise ValueError(f"unknown fault action {action!r}: use one of {FAULT_ACTIONS}")
+        status = status if status is not None else {"html": 200, "redirect": 302}.get(action, 500)
+        if body is None and status >= 400 and action == "respond":
             body = {"error": {"code": f"Injected{status}", "message": f"injected fault {status}"}}
         with self._lock:
             self._faults.append(_Fault(method.upper(), re.compile(path_regex, re.IGNORECASE), status, times,
-                                       headers, body))
+                                       headers, body, action))
 
     def hold(self, method: str, path_regex: str, parties: int, timeout: float = 5.0) -> Hold:
         """Hold the next ``parties`` matching ARM requests until all of them are in flight, then answer them.
@@ -263,12 +289,29 @@ class AzureSandbox:
         with self._lock:
             self.requests.append(request)
 
-    def _take_fault(self, request: Request) -> Response | None:
+    def _take_fault(self, request: Request) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.remaining > 0 and fault.method == request.method and fault.pattern.fullmatch(request.path):
                     fault.remaining -= 1
-                    return Response(fault.status, fault.body, fault.headers)
+                    return fault
+        return None
+
+    def _faulty_answer(self, fault: _Fault) -> Response | None:
+        """The answer of a fault taken before handling; None for ``reset_after`` (handle first)."""
+        if fault.action == "reset_before":
+            raise ConnectionReset()
+        if fault.action == "stall":
+            unstall = self._unstall
+            unstall.wait(30)
+            raise ConnectionReset()
+        if fault.action == "html":
+            return Response(fault.status, headers=fault.headers,
+                            raw=b"<html><body><h1>Service Unavailable</h1></body></html>", content_type="text/html")
+        if fault.action == "redirect":
+            return Response(fault.status, headers=fault.headers)
+        if fault.action == "respond":
+            return Response(fault.status, fault.body, fault.headers)
         return None
 
     def _join_hold(self, request: Request) -> Response | None:
@@ -292,7 +335,16 @@ class AzureSandbox:
         return None
 
     def handle(self, request: Request) -> Response:
-        """Answer one request (called from the server threads)."""
+        """Answer one request (called from the server threads); :class:`ConnectionReset` drops the connection."""
+        fault = None
+        if not request.path.startswith("/_sandbox/"):
+            fault = self._take_fault(request)
+        response = self._handle(request, fault)
+        if fault is not None and fault.action == "reset_after":
+            raise ConnectionReset()
+        return response
+
+    def _handle(self, request: Request, fault: _Fault | None) -> Response:
         if request.path.startswith("/_sandbox/"):
             return self._control(request)
         self._log(request)
@@ -302,9 +354,10 @@ class AzureSandbox:
                 return held
         if _is_arm(request.path) and self.latency:
             time.sleep(self.latency)
-        fault = self._take_fault(request)
         if fault is not None:
-            return fault
+            answer = self._faulty_answer(fault)
+            if answer is not None:
+                return answer
         if request.path == "/metadata/endpoints":
             return Response(200, self._metadata())
         match = re.fullmatch(r"/(?P<tenant>[^/]+)/(?P<rest>v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token)",
@@ -422,18 +475,34 @@ def _make_handler(sandbox: AzureSandbox) -> type[BaseHTTPRequestHandler]:
             request = Request(self.command, parts.path, dict(parse_qsl(parts.query)), headers, body)
             try:
                 response = sandbox.handle(request)
+            except ConnectionReset:
+                request.body = logged_body
+                self._reset()
+                return
             except Exception as exc:  # pylint: disable=broad-except  # a sandbox bug must show, not hang
                 response = arm_error(500, "SandboxError", f"{type(exc).__name__}: {exc}")
             request.body = logged_body
-            payload = b"" if response.body is None else json.dumps(response.body).encode()
+            if response.raw is not None:
+                payload = response.raw
+            else:
+                payload = b"" if response.body is None else json.dumps(response.body).encode()
             self.send_response(response.status)
             for key, value in (response.headers or {}).items():
                 self.send_header(key, value)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("x-ms-request-id", str(uuid.uuid4()))
             self.end_headers()
             self.wfile.write(payload)
+
+        def _reset(self) -> None:
+            """Drop the connection with a TCP reset (SO_LINGER 0), answering nothing."""
+            self.close_connection = True
+            try:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+            except OSError:
+                pass
 
         do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = _serve
 
