@@ -128,6 +128,29 @@ def test_plan_errors():
     assert checks == ["key_vault"] and names["key_vault_name"] == "granitefalls"
 
 
+@pytest.mark.parametrize("prefix", ["a.b", "granite.falls", "GraniteFalls.", " x.y "])
+def test_a_prefix_with_a_dot_is_refused_not_cut(prefix):
+    with pytest.raises(NamingError) as error:
+        plan(None, "westus", False, None, "AzureCloud", prefix)
+    assert str(error.value).startswith(f"the prefix {prefix!r} is not a valid DNS label")
+
+
+def test_an_invalid_region_fails_before_the_cloud_metadata_is_fetched(azure_sandbox, env):
+    with pytest.raises(NamingError) as error:
+        name_availability({"service_name": "GraniteFalls.contoso.com", "region": "atlantis", "method": "arm"}, env)
+    assert str(error.value).startswith("unknown AzureCloud region 'atlantis'")
+    assert azure_sandbox.requests == [], "nothing was fetched: not the metadata, not a token"
+
+
+def test_metadata_that_names_another_cloud_than_the_region_still_fails(azure_sandbox, env):
+    azure_sandbox.cloud_name = "AzureUSGovernment"
+    with pytest.raises(NamingError) as error:
+        name_availability({"service_name": "GraniteFalls.contoso.com", "region": "westus", "method": "arm"}, env)
+    assert str(error.value) == ("'westus' is a region of AzureCloud, not of AzureUSGovernment: set the cloud environment "
+                                "to AzureCloud")
+    assert azure_sandbox.arm_requests() == []
+
+
 def test_dns_names_per_cloud():
     names = plan("GraniteFalls.contoso.com", "usgovvirginia", True, None, "AzureUSGovernment")[0]
     assert dns_names(names, cloud_names("AzureUSGovernment")) == {
