@@ -3,7 +3,7 @@
 """Filters for the naming rules of a Configuration Manager cloud management gateway (CMG).
 
 ``cmg_prefix``, ``cmg_deployment_name`` and ``cmg_names`` are thin wrappers over
-``module_utils._naming``; their documentation lives beside this file in ``<filter name>.yml``.
+``module_utils._naming``, ``cmg_cloud`` over ``module_utils._clouds.resolve``; their documentation lives beside this file in ``<filter name>.yml``.
 Bad input becomes an ``AnsibleFilterError`` with the naming rule's one-line message.
 """
 
@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.configmgr.cmg.plugins.module_utils._clouds import resolve
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import CmgError
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import derive_names, deployment_name, service_prefix
 
@@ -61,6 +62,13 @@ def cmg_names(name: str, region: str | None = None, content_enabled: Any = False
                         content_enabled=_flag(content_enabled, "content_enabled"), dns_zone=dns_zone, prefix=prefix)
 
 
+@_naming_filter
+def cmg_cloud(value: str | None = None, region: str | None = None) -> str:
+    """The cloud whose naming rules apply: the value, else ``AZURE_CLOUD_ENVIRONMENT``, else ``AzureCloud``
+    (a Resource Manager URL follows the cloud of ``region``; see ``cmg_cloud.yml``)."""
+    return resolve(value, region=region).name
+
+
 class FilterModule:
     """The CMG naming filters."""
 
@@ -70,4 +78,5 @@ class FilterModule:
             "cmg_prefix": cmg_prefix,
             "cmg_deployment_name": cmg_deployment_name,
             "cmg_names": cmg_names,
+            "cmg_cloud": cmg_cloud,
         }

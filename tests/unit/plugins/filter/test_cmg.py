@@ -22,7 +22,19 @@ def _fails(filter_name: str, *args, **kwargs) -> str:
 
 
 def test_filter_names():
-    assert sorted(FILTERS) == ["cmg_deployment_name", "cmg_names", "cmg_prefix"]
+    assert sorted(FILTERS) == ["cmg_cloud", "cmg_deployment_name", "cmg_names", "cmg_prefix"]
+
+
+def test_cmg_cloud_resolves_like_the_modules(monkeypatch):
+    monkeypatch.delenv("AZURE_CLOUD_ENVIRONMENT", raising=False)
+    assert FILTERS["cmg_cloud"]("") == "AzureCloud"
+    assert FILTERS["cmg_cloud"]("us-government") == "AzureUSGovernment"
+    assert FILTERS["cmg_cloud"]("https://stack.example.test", region="USGov Virginia") == "AzureUSGovernment"
+    assert FILTERS["cmg_cloud"]("https://stack.example.test", region="westus") == "AzureCloud"
+    monkeypatch.setenv("AZURE_CLOUD_ENVIRONMENT", "AzureUSGovernment")
+    assert FILTERS["cmg_cloud"](None) == "AzureUSGovernment"
+    with pytest.raises(AnsibleFilterError, match="^unknown cloud environment 'Mars'"):
+        FILTERS["cmg_cloud"]("Mars")
 
 
 def test_cmg_prefix():
