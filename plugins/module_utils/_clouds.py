@@ -114,11 +114,11 @@ def is_url(value: object) -> bool:
 
 def check_https_url(url: str, what: str) -> str:
     """``url`` when it is an https URL with a host; a NamingError naming ``what`` otherwise."""
-    parts = urlsplit(url.strip())
     try:
+        parts = urlsplit(url.strip())
         parts.port  # pylint: disable=pointless-statement  # raises ValueError on a bad port
-    except ValueError:
-        raise NamingError(f"the {what} {url!r} has an invalid port") from None
+    except ValueError as exc:
+        raise NamingError(f"the {what} {url!r} is not a valid URL ({exc})") from None
     if parts.scheme.lower() != "https" or not parts.hostname:
         raise NamingError(f"the {what} {url!r} must be an https URL: credentials are never sent over plain http")
     return url.strip()

@@ -53,8 +53,9 @@ def test_url_cloud_names_by_its_metadata_and_keeps_its_url():
                         "https URL of a Resource Manager endpoint"),
     ("http://stack.example.test", "the cloud_environment URL 'http://stack.example.test' must be an https URL: "
                                   "credentials are never sent over plain http"),
-    ("https://stack.example.test:99999", "the cloud_environment URL 'https://stack.example.test:99999' has an "
-                                         "invalid port"),
+    ("https://stack.example.test:99999", "the cloud_environment URL 'https://stack.example.test:99999' is not a "
+                                         "valid URL (Port out of range 0-65535)"),
+    ("https://[::1", "the cloud_environment URL 'https://[::1' is not a valid URL (Invalid IPv6 URL)"),
     (42, "the cloud environment must be a string, not int"),
 ])
 def test_resolve_refuses_in_one_line(value, message):
