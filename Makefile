@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test venv collection system-deps units integration sanity lint changelog-lint docs docs-check build molecule bench clean
+.PHONY: demo test venv collection system-deps units integration reliability sanity lint changelog-lint docs docs-check build molecule bench clean
 
 # The demo shows the DNS wait with a real BIND 9 when it can be installed (root with apt-get);
 # elsewhere it runs without that wait and says so.
@@ -23,7 +23,7 @@ demo: venv collection
 	@$(MAKE) --no-print-directory system-deps || echo "demo: BIND 9 is not available, the demo runs without the DNS wait"
 	$(BIN)/python demo/run.py
 
-test: venv collection system-deps units integration sanity lint changelog-lint docs-check build molecule
+test: venv collection system-deps units integration reliability sanity lint changelog-lint docs-check build molecule
 	@echo "make test: all checks passed"
 
 venv: $(VENV)/.installed
@@ -53,6 +53,10 @@ units: venv collection
 
 integration: venv collection system-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/integration
+
+# Hostile input, faults and secrets (docs/reliability.md): property tests, the Azure fault matrix, the -vvvv run.
+reliability: venv collection system-deps
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/reliability
 
 # ansible-test runs in a copy of the tracked files, laid out as ansible_collections/configmgr/cmg.
 # Its --venv mode downloads a get-pip script from a host these machines cannot reach: seed its

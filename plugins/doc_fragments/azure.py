@@ -60,14 +60,19 @@ options:
       - For a URL, the login endpoint and token audience are read from C(<url>/metadata/endpoints) (both the 2015
         single-object and the 2019+ list form), MSAL instance discovery is turned off, and the URL is the base URL
         of every request. Names follow AzureCloud's domains unless the metadata names the cloud AzureUSGovernment.
-      - TLS is always verified; give a corporate CA bundle through E(REQUESTS_CA_BUNDLE).
+      - The metadata is read over https without following redirects (it chooses where the client secret goes),
+        up to 1 MiB; a login endpoint that is not https is refused.
+      - TLS is always verified; give a corporate CA bundle through E(REQUESTS_CA_BUNDLE), which must name a
+        readable file (or directory).
       - When not set, E(AZURE_CLOUD_ENVIRONMENT), then the credentials file section, else V(AzureCloud).
     type: str
 notes:
   - The environment variables are those the AWX/AAP "Microsoft Azure Resource Manager" credential injects.
     An explicit option always wins over its variable.
   - Requests throttled (HTTP 429) or failed by the service (5xx) are retried by azure-core, honouring the
-    C(Retry-After) the service sends, within a bounded total time.
+    C(Retry-After) the service sends (up to 30 s each), at most 4 times, and the waits of one request stay
+    within 120 s. Redirects are followed only from https to https; the token and metadata requests follow none.
+    See the collection's C(docs/reliability.md).
   - The permissions a service principal needs are listed in the collection's C(docs/permissions.md).
 requirements:
   - azure-identity >= 1.16.0
