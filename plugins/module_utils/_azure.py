@@ -56,6 +56,19 @@ AzureCloud = Cloud
 #: The named clouds (``_clouds.CLOUDS``).
 KNOWN_CLOUDS: dict[str, Cloud] = CLOUDS
 
+# The private helpers' old names, for code written against the single-file module.
+_first_line = first_line
+_ERROR_MAP = ERROR_MAP
+_raise_for_arm_status = raise_for_arm_status
+_retry_policy = retry_policy
+
+
+def _arm_policies(credential: Any, scope: str, retry: Any, redirect: Any = None) -> list[Any]:
+    """:func:`~._azure_pipeline.arm_policies` under its old name (an https-only redirect policy by default)."""
+    from ._azure_pipeline import redirect_policy  # pylint: disable=import-outside-toplevel
+
+    return arm_policies(credential, scope, retry, redirect if redirect is not None else redirect_policy())
+
 
 def _missing_permission(permission: str | None) -> str:
     """What a 403 lacks and which role to grant: one that holds the permission (docs/permissions.md)."""
