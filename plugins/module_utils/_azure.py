@@ -363,9 +363,9 @@ class AzureSession:
             return AzureError(f"the Azure login endpoint {self.cloud.authority} did not answer ({first_line(exc)})")
         status = self._token_statuses[-1] if self._token_statuses else None
         if isinstance(exc, core.ClientAuthenticationError) and status is not None and not 400 <= status < 500:
+            refused = ": refused, a redirect is never followed for a credential" if 300 <= status < 400 else ""
             return AzureError(f"the Azure login endpoint {self.cloud.authority} answered HTTP {status} without a token "
-                              f"({first_line(exc)})" + (": refused, a redirect is never followed for a credential"
-                                                         if 300 <= status < 400 else ""), status_code=status)
+                              f"({first_line(exc)}){refused}", status_code=status)
         if isinstance(exc, core.ClientAuthenticationError):
             return AzureError(f"Azure refused the credentials of {self.principal} ({self.auth_source_used}) at "
                               f"{self.cloud.authority}: {first_line(exc)}; check client_id, secret and tenant",

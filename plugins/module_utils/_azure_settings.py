@@ -276,5 +276,3 @@ def resolve_settings(options: Mapping[str, Any], environ: Mapping[str, str] | No
         raise AzureError(f"no Azure subscription given (auth_source {settings.auth_source}): set subscription_id or "
                          "AZURE_SUBSCRIPTION_ID")
     return settings
-
-

@@ -52,15 +52,20 @@ NOT_RETRIED = {
 }
 
 
+def _factory(retry: RetrySettings) -> Any:
+    def factory(options: Any, environ: Any) -> AzureSession:
+        return AzureSession.from_options(options, environ, retry)
+    return factory
+
+
 def _options(check: str) -> dict[str, Any]:
     return {"service_name": "GraniteFalls.contoso.com", "region": "westus", "checks": [check], "method": "arm",
             "content_enabled": check == "storage_account"}
 
 
 def _run(env: dict[str, str], check: str, sleeps: list[float]) -> tuple[Any, Any]:
-    retry = RetrySettings(read_timeout=1.0, sleep=sleeps.append)
-    factory = lambda options, environ: AzureSession.from_options(options, environ, retry)  # noqa: E731
-    return one_line_error(lambda: name_availability(_options(check), env, session_factory=factory))
+    return one_line_error(lambda: name_availability(_options(check), env, session_factory=_factory(
+        RetrySettings(read_timeout=1.0, sleep=sleeps.append))))
 
 
 def _hits(sandbox: AzureSandbox, method: str, pattern: str) -> int:
@@ -114,8 +119,8 @@ def test_retries_stop_within_the_wait_budget(azure_sandbox: AzureSandbox, sandbo
     azure_sandbox.fault(method, pattern, status=429, times=50, headers={"Retry-After": "3600"})
     sleeps: list[float] = []
     retry = RetrySettings(total_retries=10, max_retry_after=30, total_seconds=100, sleep=sleeps.append)
-    factory = lambda options, environ: AzureSession.from_options(options, environ, retry)  # noqa: E731
-    _result, error = one_line_error(lambda: name_availability(_options(check), sandbox_env, session_factory=factory))
+    _result, error = one_line_error(lambda: name_availability(_options(check), sandbox_env,
+                                                              session_factory=_factory(retry)))
     assert error is not None and "429" in str(error)
     assert sleeps == [30.0, 30.0, 30.0], "each Retry-After capped at 30 s, and no wait that would pass 100 s in total"
     assert _hits(azure_sandbox, method, pattern) == 4

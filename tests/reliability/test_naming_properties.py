@@ -73,8 +73,10 @@ def test_service_name_and_prefix(name: str, prefix: Any) -> None:
 @example("GraniteFalls.contoso.com", "West US", None, "vmss", True, "contoso.com", None)
 @example("*.contoso.com", "usgovvirginia", "https://stack.example.test/", "vmss", False, None, "a.b")
 def test_derive_names(name: str, region: Any, cloud: Any, method: Any, content: bool, zone: Any, prefix: Any) -> None:
-    result, _error = one_line_error(lambda: _naming.derive_names(name, region=region, cloud=cloud, method=method or "vmss",
-                                                                  content_enabled=content, dns_zone=zone, prefix=prefix))
+    def derive() -> Any:
+        return _naming.derive_names(name, region=region, cloud=cloud, method=method or "vmss", content_enabled=content,
+                                    dns_zone=zone, prefix=prefix)
+    result, _error = one_line_error(derive)
     if result is not None:
         assert result["cloud_environment"] in CLOUDS
         _valid_host(str(result["service_name"]))
