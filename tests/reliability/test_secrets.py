@@ -91,6 +91,9 @@ def test_role_at_vvvv_leaks_no_secret(azure_sandbox: AzureSandbox, bind: BindSer
     assert sorted(p.name for p in (data_dir / "artifacts" / "cmg-readiness").iterdir()) == [
         "cmg-readiness.json", "cmg-readiness.junit.xml", "cmg-readiness.md"]
 
+    # The scanner can fail: what is not secret (the PFX path, the TSIG key name) is found in events and artifacts.
+    assert any(place.startswith("streamed event") for place in _places(sample["path"], runner, streamed, data_dir))
+    assert any(place.startswith("artifacts/") for place in _places(bind.key_name, runner, streamed, data_dir))
     command = f"artifacts/{runner.config.ident}/command"
     assert _places(azure_sandbox.client_secret, runner, streamed, data_dir) == [command]
     assert _places(sample["password"], runner, streamed, data_dir) == []
