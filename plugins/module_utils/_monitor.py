@@ -168,4 +168,3 @@ def render_all(summary: dict[str, Any]) -> dict[str, str]:
     for entry in summary["cmgs"]:
         files[cmg_file(entry["cmg"])] = render_cmg_markdown(entry)
     return files
-
