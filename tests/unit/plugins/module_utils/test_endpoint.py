@@ -203,3 +203,13 @@ def test_bad_input_is_one_line_before_any_traffic(lab: Lab, options: dict[str, A
     with pytest.raises(CmgError) as caught:
         inspect_endpoint(lab.request("good", **options))
     assert fragment in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_system_resolver_without_nameservers() -> None:
+    from ansible_collections.configmgr.cmg.plugins.module_utils._endpoint import resolve_system
+
+    found = resolve_system("localhost", 443)
+    assert "127.0.0.1" in found["addresses"] and found["answered_by"] == "the system resolver"
+    with pytest.raises(CmgError) as caught:
+        resolve_system("name.invalid", 443)
+    assert "does not resolve on the host that runs the task" in str(caught.value)
