@@ -370,6 +370,28 @@ def _dns_step(request: Request, service: str, expected: str | None) -> tuple[dic
     return dns_facts, []
 
 
+def _judge_certificate(result: dict[str, Any], certs: list[Any], facts: dict[str, Any], enterprise: list[Any],
+                       service: str, prints: set[str], request: Request, now: datetime.datetime) -> list[dict[str, str]]:
+    """Trust, name, dates and expectation of the presented certificate; fills ``result``'s facts."""
+    found = []
+    result["certificate"] = facts
+    verdict = verify_chain(certs[0], certs, enterprise, service, now)
+    result["chain"] = {**verdict, "presented": [certificate_facts(cert, now) for cert in certs]}
+    if not verdict["verified"]:
+        found.append(finding(UNTRUSTED, f"the chain does not verify against the public roots (certifi)"
+                                        f"{' or ca_bundle' if enterprise else ''}: {verdict['error']}; serve the "
+                                        "full chain, or add the enterprise root to ca_bundle"))
+    found += _name_findings(facts, service) + _time_findings(facts, now, certs[0], request.min_days_remaining)
+    if prints:
+        result["expected"]["matches"] = bool({facts["thumbprint"], facts["sha256_fingerprint"]} & prints)
+        if not result["expected"]["matches"]:
+            found.append(finding(NOT_EXPECTED_CERTIFICATE, f"the endpoint presents {facts['thumbprint']} "
+                                                           f"({facts['subject']}), not the expected certificate: "
+                                                           "bind the expected certificate, or update the "
+                                                           "expected thumbprint after a planned renewal"))
+    return found
+
+
 def inspect_endpoint(request: Request, now: datetime.datetime | None = None) -> dict[str, Any]:
     """Look at the CMG as a client does and return facts, findings, checks and the overall status."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -394,29 +416,21 @@ def inspect_endpoint(request: Request, now: datetime.datetime | None = None) -> 
         found.append(finding(code, f"{shake['error']}: {hint}"))
         skipped = "not checked: no TLS session with the endpoint"
     elif shake:
-        x509 = _x509()
-        certs = [x509.load_der_x509_certificate(item) for item in shake["chain"]]
-        leaf = certs[0]
-        facts = certificate_facts(leaf, now)
         result["tls"] = {"version": shake["version"], "cipher": shake["cipher"], "cipher_bits": shake["bits"]}
-        result["certificate"] = facts
-        verdict = verify_chain(leaf, certs, enterprise, service, now)
-        result["chain"] = {**verdict, "presented": [certificate_facts(cert, now) for cert in certs]}
         if shake["version"] in OLD_TLS:
             found.append(finding(TLS_BELOW_1_2, f"the server negotiated {shake['version']} although TLS 1.3 and 1.2 "
                                                 "were offered: clients that require TLS 1.2 fail; enable TLS 1.2"))
-        if not verdict["verified"]:
-            found.append(finding(UNTRUSTED, f"the chain does not verify against the public roots (certifi)"
-                                            f"{' or ca_bundle' if enterprise else ''}: {verdict['error']}; serve the "
-                                            "full chain, or add the enterprise root to ca_bundle"))
-        found += _name_findings(facts, service) + _time_findings(facts, now, leaf, request.min_days_remaining)
-        if prints:
-            result["expected"]["matches"] = bool({facts["thumbprint"], facts["sha256_fingerprint"]} & prints)
-            if not result["expected"]["matches"]:
-                found.append(finding(NOT_EXPECTED_CERTIFICATE, f"the endpoint presents {facts['thumbprint']} "
-                                                               f"({facts['subject']}), not the expected certificate: "
-                                                               "bind the expected certificate, or update the "
-                                                               "expected thumbprint after a planned renewal"))
+        try:
+            certs = [_x509().load_der_x509_certificate(item) for item in shake["chain"]]
+            facts = certificate_facts(certs[0], now)
+        except MissingDependencyError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except  # whatever the server sent: a finding, no traceback
+            reason = "no certificate was presented" if not shake["chain"] else f"it cannot be read ({exc})"
+            found.append(finding(UNTRUSTED, f"the server's certificate is unusable: {reason}; clients refuse it"))
+            skipped = "not checked: the presented certificate cannot be read"
+        else:
+            found += _judge_certificate(result, certs, facts, enterprise, service, prints, request, now)
     passed = {"dns": f"{service} -> {' -> '.join(dns_facts['cname_chain'] + [', '.join(dns_facts['addresses'])])}",
               "connect": f"connected to {result['address']}:{request.port}",
               "tls_version": f"negotiated {(result['tls'] or {}).get('version')}",
@@ -424,7 +438,8 @@ def inspect_endpoint(request: Request, now: datetime.datetime | None = None) -> 
               "name": f"the certificate covers {service}",
               "expiry": f"{(result['certificate'] or {}).get('days_remaining')} days left",
               "expected": "the endpoint presents the expected certificate"}
-    skips = {"dns": None, "connect": skipped if not dns_facts["addresses"] else None}
+    skips = {"dns": None, "connect": skipped if not dns_facts["addresses"] else None,
+             "tls_version": skipped if result["tls"] is None else None}
     expected_skip = None if prints else "no expected_thumbprint or expected_certificate was given"
     checks = [_check(name, found, skips.get(name, skipped) or (expected_skip if name == "expected" else None),
                      passed[name]) for name in CHECKS]
