@@ -92,10 +92,12 @@ build: venv
 molecule: venv collection
 	$(BIN)/molecule test
 
-# Speed: each module task against ansible.builtin.ping, and the concurrency of the name checks.
+# Speed: each module task against ansible.builtin.ping, the concurrency of the name checks, and the
+# monitor over 20 CMGs with forks=10 against one CMG.
 bench: venv collection system-deps
 	$(BIN)/python -m tests.benchmarks.task_overhead
 	$(BIN)/python -m tests.benchmarks.name_checks
+	$(BIN)/python -m tests.benchmarks.monitor
 
 clean:
 	rm -rf .build .venv .pytest_cache

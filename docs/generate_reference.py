@@ -79,6 +79,8 @@ def _options_table(options: dict[str, Any], depth: int = 0) -> list[str]:
 
 def _page(kind: str, name: str, data: dict[str, Any]) -> str:
     doc = data.get("doc", {})
+    if kind == "role":  # a role has no doc: its short description is the main entry point's
+        doc = data.get("entry_points", {}).get("main", {})
     lines = [f"# {name}", "", f"*{kind}* — {_text(doc.get('short_description', ''))}", ""]
     if kind == "role":
         for entry, spec in sorted(data.get("entry_points", {}).items()):
