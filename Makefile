@@ -40,12 +40,12 @@ collection:
 	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
 
 # Programs from the distribution that the tests run for real: BIND 9 (RFC 2136, propagation)
-# and the openssl CLI (an oracle independent of our own code).
+# the openssl CLI (an oracle independent of our own code) and Pebble (the ACME test CA).
 system-deps:
-	@if ! command -v named >/dev/null || ! command -v openssl >/dev/null; then \
+	@if ! command -v named >/dev/null || ! command -v openssl >/dev/null || ! command -v pebble >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils openssl >/dev/null; \
-	  else echo "install BIND 9 (named) and openssl, e.g. sudo apt-get install bind9 bind9-utils openssl"; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils openssl pebble >/dev/null; \
+	  else echo "install BIND 9 (named), openssl and pebble, e.g. sudo apt-get install bind9 bind9-utils openssl pebble"; exit 1; fi; \
 	fi
 
 units: venv collection

@@ -1,0 +1,113 @@
+# Copyright (c) configmgr.cmg contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cmg_cert_acme task: order only when the certificate on disk no longer serves, then write it.
+
+A certificate already at ``certificate_path`` for the CSR's key and names, with more than
+``remaining_days`` left, is kept and the CA is not contacted: a scheduled run changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Callable
+
+from ._acme import AccountSpec, DnsPublisher, Server, issue
+from ._acme_rfc2136 import Rfc2136Publisher
+from ._cert_request import crypto, csr_facts, load_csr, public_key_sha256
+from ._errors import CmgError
+from ._secure_file import read_bounded, write_atomic
+
+PUBLIC_MODE = 0o644
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def csr_from(params: dict[str, Any]) -> bytes:
+    """The CSR's PEM from ``csr_path`` or ``csr_content``."""
+    if params.get("csr_content"):
+        return params["csr_content"].encode()
+    data = read_bounded(params["csr_path"], "the CSR file")
+    if data is None:
+        raise CmgError(f"the CSR file {params['csr_path']} does not exist: create it with cmg_cert_request")
+    return data
+
+
+def certificate_facts(pem: bytes, now: datetime.datetime) -> dict[str, Any]:
+    """Subject, names, key, thumbprint and remaining days of a PEM certificate."""
+    x509, hashes, _serialization, _rsa = crypto()
+    try:
+        cert = x509.load_pem_x509_certificates(pem)[0]
+    except (ValueError, IndexError) as exc:
+        raise CmgError("the file at certificate_path is not a PEM certificate: remove it or give another path") from exc
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName)
+    except x509.ExtensionNotFound:
+        sans = []
+    remaining = cert.not_valid_after_utc - now
+    return {"subject": cert.subject.rfc4514_string(), "sans": list(sans),
+            "thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),
+            "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "days_remaining": remaining.days, "public_key_sha256": public_key_sha256(cert.public_key())}
+
+
+def publisher_from(params: dict[str, Any], sleep: Callable[[float], None] | None = None) -> DnsPublisher:
+    """The DNS-01 publisher of the task's options (RFC 2136 until the DNS core is merged)."""
+    extra = {"sleep": sleep} if sleep else {}
+    return Rfc2136Publisher(server=params["server"], port=params["port"], key_name=params["key_name"],
+                            key_secret=params["key_secret"], key_algorithm=params["key_algorithm"],
+                            zone=params["zone"], ttl=params["ttl"], nameservers=params["nameservers"] or [],
+                            wait_timeout=params["wait_timeout"], interval=params["wait_interval"], **extra)
+
+
+def _current(params: dict[str, Any], csr_pem: bytes, now: datetime.datetime) -> tuple[dict[str, Any] | None, str]:
+    """The certificate at ``certificate_path`` and why it must be renewed ('' when it serves)."""
+    if not params.get("certificate_path"):
+        return None, "no certificate_path to keep the certificate in"
+    data = read_bounded(params["certificate_path"], "the certificate file")
+    if data is None:
+        return None, "no certificate yet"
+    facts = certificate_facts(data, now)
+    wanted = csr_facts(load_csr(csr_pem, "csr"))
+    if facts["public_key_sha256"] != wanted["public_key_sha256"]:
+        return facts, "the certificate is for another key than the CSR"
+    if facts["subject"] != wanted["subject"] or sorted(facts["sans"]) != sorted(wanted["sans"]):
+        return facts, "the certificate names differ from the CSR's (case included)"
+    if facts["days_remaining"] <= params["remaining_days"]:
+        return facts, f"{facts['days_remaining']} days left, renewal is due at {params['remaining_days']}"
+    return facts, ""
+
+
+def run_acme(params: dict[str, Any], check_mode: bool = False, publisher: DnsPublisher | None = None,
+             now: Callable[[], datetime.datetime] = _utcnow) -> dict[str, Any]:
+    """Keep or obtain the certificate; the module result."""
+    csr_pem = csr_from(params)
+    load_csr(csr_pem, params.get("csr_path") or "csr_content")
+    before, reason = _current(params, csr_pem, now())
+    result: dict[str, Any] = {"changed": False, "renewal_reason": reason, "certificate_path": params.get("certificate_path"),
+                              "chain_path": params.get("chain_path"), "fullchain_path": params.get("fullchain_path")}
+    if not reason:
+        result.update(before or {})
+        result["diff"] = {"before": before, "after": before}
+        return result
+    result["changed"] = True
+    if check_mode:
+        result["diff"] = {"before": before or {}, "after": {"renewal": reason}}
+        return result
+    server = Server(params["directory_url"], params["validate_certs"], params["ca_path"], params["timeout"])
+    account = AccountSpec(params["account_key_path"], params["account_key_content"], params["account_key_passphrase"],
+                          params["account_email"], params["terms_agreed"], params["eab_kid"], params["eab_hmac_key"],
+                          params["eab_alg"])
+    issued = issue(server, account, csr_pem, publisher or publisher_from(params), lambda: now().replace(tzinfo=None))
+    files = {"certificate_path": issued["certificate"], "chain_path": "".join(issued["chain"]),
+             "fullchain_path": issued["fullchain"]}
+    for option, text in files.items():
+        if params.get(option):
+            write_atomic(params[option], text.encode(), PUBLIC_MODE)
+    after = certificate_facts(issued["certificate"].encode(), now())
+    result.update(issued)
+    result.update(after)
+    result["diff"] = {"before": before or {}, "after": after}
+    return result
