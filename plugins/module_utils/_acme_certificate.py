@@ -47,7 +47,7 @@ def certificate_facts(pem: bytes, now: datetime.datetime) -> dict[str, Any]:
     except x509.ExtensionNotFound:
         sans = []
     remaining = cert.not_valid_after_utc - now
-    return {"subject": cert.subject.rfc4514_string(), "sans": list(sans),
+    return {"subject": cert.subject.rfc4514_string(), "common_name": _common_name(cert.subject), "sans": list(sans),
             "thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),
             "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "days_remaining": remaining.days, "public_key_sha256": public_key_sha256(cert.public_key())}
@@ -62,22 +62,58 @@ def publisher_from(params: dict[str, Any], sleep: Callable[[float], None] | None
                             wait_timeout=params["wait_timeout"], interval=params["wait_interval"], **extra)
 
 
-def _current(params: dict[str, Any], csr_pem: bytes, now: datetime.datetime) -> tuple[dict[str, Any] | None, str]:
-    """The certificate at ``certificate_path`` and why it must be renewed ('' when it serves)."""
-    if not params.get("certificate_path"):
-        return None, "no certificate_path to keep the certificate in"
-    data = read_bounded(params["certificate_path"], "the certificate file")
+def current_certificate_facts(path: str, password: str | None, now: datetime.datetime) -> dict[str, Any] | None:
+    """Facts of the certificate in service (PFX, PEM or DER at ``path``); None when the file does not exist."""
+    data = read_bounded(path, "current_certificate")
     if data is None:
-        return None, "no certificate yet"
-    facts = certificate_facts(data, now)
-    wanted = csr_facts(load_csr(csr_pem, "csr"))
-    if facts["public_key_sha256"] != wanted["public_key_sha256"]:
-        return facts, "the certificate is for another key than the CSR"
-    if facts["subject"] != wanted["subject"] or sorted(facts["sans"]) != sorted(wanted["sans"]):
-        return facts, "the certificate names differ from the CSR's (case included)"
-    if facts["days_remaining"] <= params["remaining_days"]:
-        return facts, f"{facts['days_remaining']} days left, renewal is due at {params['remaining_days']}"
-    return facts, ""
+        return None
+    x509, _hashes, serialization, _rsa = crypto()
+    if b"-----BEGIN" in data:
+        return certificate_facts(data, now)
+    try:
+        cert = x509.load_der_x509_certificate(data)
+    except ValueError:
+        from ._pfx import read_pfx
+        cert = read_pfx(data, password, f"current_certificate {path}").leaf
+    return certificate_facts(cert.public_bytes(serialization.Encoding.PEM), now)
+
+
+def _common_name(name: Any) -> str | None:
+    """The CN of an x509 Name, None without one."""
+    from cryptography.x509.oid import NameOID
+    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(values[0].value) if values else None
+
+
+def _current(params: dict[str, Any], csr_pem: bytes, now: datetime.datetime) -> tuple[dict[str, Any] | None, str, bool]:
+    """The certificate kept, why a new one is needed ('' when none is), and whether certificate_path holds it."""
+    csr = load_csr(csr_pem, "csr")
+    wanted, wanted_cn = csr_facts(csr), _common_name(csr.subject)
+    due = params["remaining_days"]
+    in_service = None
+    if params.get("current_certificate"):
+        in_service = current_certificate_facts(params["current_certificate"], params.get("current_password"), now)
+        if in_service and in_service["common_name"] != wanted_cn:
+            raise CmgError(f"the certificate in service has the CN {in_service['common_name']!r}, the CSR {wanted_cn!r}: "
+                           "a renewal must keep the CN, case included; fix the service name")
+    reason = "no certificate yet" if params.get("certificate_path") else "no certificate_path to keep the certificate in"
+    facts = None
+    data = read_bounded(params["certificate_path"], "the certificate file") if params.get("certificate_path") else None
+    if data is not None:
+        facts = certificate_facts(data, now)
+        if facts["public_key_sha256"] != wanted["public_key_sha256"]:
+            reason = "the certificate is for another key than the CSR"
+        elif facts["subject"] != wanted["subject"] or sorted(facts["sans"]) != sorted(wanted["sans"]):
+            reason = "the certificate names differ from the CSR's (case included)"
+        elif facts["days_remaining"] <= due:
+            reason = f"{facts['days_remaining']} days left, renewal is due at {due}"
+        else:
+            return facts, "", True
+    if in_service and in_service["days_remaining"] > due:
+        return in_service, "", False
+    if in_service:
+        reason = f"the certificate in service has {in_service['days_remaining']} days left, renewal is due at {due}"
+    return facts or in_service, reason, False
 
 
 def run_acme(params: dict[str, Any], check_mode: bool = False, publisher: DnsPublisher | None = None,
@@ -85,9 +121,9 @@ def run_acme(params: dict[str, Any], check_mode: bool = False, publisher: DnsPub
     """Keep or obtain the certificate; the module result."""
     csr_pem = csr_from(params)
     load_csr(csr_pem, params.get("csr_path") or "csr_content")
-    before, reason = _current(params, csr_pem, now())
-    result: dict[str, Any] = {"changed": False, "renewal_reason": reason, "certificate_path": params.get("certificate_path"),
-                              "chain_path": params.get("chain_path"), "fullchain_path": params.get("fullchain_path")}
+    before, reason, ready = _current(params, csr_pem, now())
+    result: dict[str, Any] = {"changed": False, "renewal_reason": reason, "certificate_ready": ready,
+                              **{name: params.get(name) for name in ("certificate_path", "chain_path", "fullchain_path")}}
     if not reason:
         result.update(before or {})
         result["diff"] = {"before": before, "after": before}
@@ -109,5 +145,6 @@ def run_acme(params: dict[str, Any], check_mode: bool = False, publisher: DnsPub
     after = certificate_facts(issued["certificate"].encode(), now())
     result.update(issued)
     result.update(after)
+    result["certificate_ready"] = bool(params.get("certificate_path"))
     result["diff"] = {"before": before or {}, "after": after}
     return result

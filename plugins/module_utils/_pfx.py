@@ -55,6 +55,9 @@ class PfxSpec:
     trust: str = "certifi"
     ca_bundle: str | None = None
     min_days_remaining: int = 30
+    previous_certificate: str | None = None
+    cmg_name: str | None = None
+    windows_directory: str = "C:\\CMG"
 
 
 def _modules() -> Any:
@@ -205,7 +208,21 @@ def validate_pfx(data: bytes, spec: PfxSpec) -> dict[str, Any]:
     from ._certificate import validate
     return validate(content=base64.b64encode(data).decode(), password=spec.password, fmt="pfx",
                     service_name=spec.service_name, trust=spec.trust, ca_bundle=spec.ca_bundle,
-                    min_days_remaining=spec.min_days_remaining)
+                    min_days_remaining=spec.min_days_remaining, previous_certificate=spec.previous_certificate)
+
+
+def upload_step(spec: PfxSpec, thumbprint: str) -> dict[str, str]:
+    """The ConfigMgr PowerShell that sets this PFX as the CMG's server certificate (version 2006 and later).
+
+    Parameters as in Microsoft's reference of Set-CMCloudManagementGateway (-Name, -ServiceCertPath,
+    -ServiceCertPassword as a SecureString); the password is read at the prompt, never written here.
+    ConfigMgr cmdlets run from the site drive (PS XYZ:\\>), so the path must be absolute.
+    """
+    name = (spec.path or "cmg.pfx").replace("\\", "/").rsplit("/", 1)[-1]
+    target = spec.windows_directory.rstrip("\\") + "\\" + name
+    command = (f'Set-CMCloudManagementGateway -Name "{spec.cmg_name}" -ServiceCertPath "{target}" '
+               '-ServiceCertPassword (Read-Host -AsSecureString -Prompt "PFX password")')
+    return {"copy_to": target, "powershell": command, "thumbprint": thumbprint}
 
 
 def _facts(contents: Contents, encryption: str) -> dict[str, Any]:
@@ -248,6 +265,8 @@ def make_pfx(spec: PfxSpec, check_mode: bool = False) -> dict[str, Any]:
         result.update(failed=True, changed=False,
                       msg="the new PFX fails the certificate validation, nothing was written: " + "; ".join(errors))
         return result
+    if spec.cmg_name:
+        result["upload"] = upload_step(spec, result["thumbprint"])
     if not spec.path:
         result["pfx"] = base64.b64encode(data).decode()
     elif changed and not check_mode:

@@ -109,6 +109,17 @@ options:
       - Renew when the certificate at O(certificate_path) has this many days left or fewer.
     type: int
     default: 30
+  current_certificate:
+    description:
+      - The certificate in service (PFX, PEM or DER), for example the PFX the CMG uses now. While it has more than
+        O(remaining_days) days left no certificate is ordered, even without one at O(certificate_path).
+      - Its CN must be the CSR's CN, case included (the console refuses a renewal with another CN); a missing file is
+        ignored.
+    type: path
+  current_password:
+    description:
+      - The password of O(current_certificate) when it is a PFX. Not logged.
+    type: str
   dns_provider:
     description:
       - Where the DNS-01 TXT record is written. V(rfc2136) is a DNS server that takes dynamic updates.
@@ -219,6 +230,11 @@ renewal_reason:
   returned: always
   type: str
   sample: 12 days left, renewal is due at 30
+certificate_ready:
+  description: Whether O(certificate_path) holds a certificate for the CSR that does not need renewal (issued now or
+    kept); the next step (M(configmgr.cmg.cmg_pfx)) can use it.
+  returned: always
+  type: bool
 certificate:
   description: The issued certificate (PEM).
   returned: when a certificate was issued
@@ -317,6 +333,8 @@ ARGUMENT_SPEC = {
     "chain_path": {"type": "path"},
     "fullchain_path": {"type": "path"},
     "remaining_days": {"type": "int", "default": 30},
+    "current_certificate": {"type": "path"},
+    "current_password": {"type": "str", "no_log": True},
     "dns_provider": {"type": "str", "choices": ["rfc2136"], "default": "rfc2136"},
     "server": {"type": "str", "required": True},
     "port": {"type": "int", "default": 53},

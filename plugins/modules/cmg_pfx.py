@@ -88,6 +88,21 @@ options:
       - Fewer days left than this gives the warning C(expiring_soon).
     type: int
     default: 30
+  previous_certificate:
+    description:
+      - The certificate this one renews (path or PEM text, or a PFX with the same O(password)); the common names must be
+        identical, case included, as the console requires.
+    type: str
+  cmg_name:
+    description:
+      - The CMG's name in Configuration Manager. With it the result holds RV(upload), the PowerShell that sets the new
+        PFX on the CMG.
+    type: str
+  windows_directory:
+    description:
+      - The folder on the Configuration Manager console host that the PFX is copied to, for RV(upload).
+    type: str
+    default: C:\CMG
 requirements:
   - cryptography >= 45.0.0
 attributes:
@@ -164,6 +179,23 @@ encryption:
   description: C(modern) or C(legacy).
   returned: always
   type: str
+upload:
+  description: How to put the PFX on the CMG (Configuration Manager 2006 and later).
+  returned: when O(cmg_name) is given and the PFX is valid
+  type: dict
+  contains:
+    copy_to:
+      description: Where to copy the PFX on the console host.
+      type: str
+    powershell:
+      description: The C(Set-CMCloudManagementGateway) command to run from the site drive; it prompts for the password.
+      type: str
+      sample: >-
+        Set-CMCloudManagementGateway -Name "GraniteFalls.contoso.com" -ServiceCertPath "C:\CMG\GraniteFalls.pfx"
+        -ServiceCertPassword (Read-Host -AsSecureString -Prompt "PFX password")
+    thumbprint:
+      description: The thumbprint the CMG shows once the new certificate is in place.
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -186,6 +218,9 @@ ARGUMENT_SPEC = {
     "trust": {"type": "str", "default": "certifi"},
     "ca_bundle": {"type": "str"},
     "min_days_remaining": {"type": "int", "default": 30},
+    "previous_certificate": {"type": "str"},
+    "cmg_name": {"type": "str"},
+    "windows_directory": {"type": "str", "default": "C:\\CMG"},
 }
 
 

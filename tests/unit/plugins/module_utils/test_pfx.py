@@ -115,3 +115,19 @@ def test_key_of_another_certificate_fails(material, tmp_path):
     with pytest.raises(CmgError, match="no certificate matches the private key"):
         make_pfx(spec(material, tmp_path / "x.pfx", certificate=str(material["issuing"]), chain=[]))
     assert not (tmp_path / "x.pfx").exists()
+
+
+def test_renewal_keeps_the_cn_and_gives_the_upload_step(material, tmp_path):
+    old = tmp_path / "old.pfx"
+    make_pfx(spec(material, old))
+    other = pki.make_cert(SERVICE.lower(), pki.rsa_key(2048, 7), crl=(), aia=())
+    (tmp_path / "lower.pem").write_bytes(pki.pem(other.cert))
+    refused = make_pfx(spec(material, tmp_path / "new.pfx", certificate=str(tmp_path / "lower.pem"), chain=[],
+                            service_name=None, ca_bundle=str(tmp_path / "lower.pem"), previous_certificate=str(old)))
+    assert refused["failed"] and "renewal_cn_mismatch" in refused["msg"]
+    assert not (tmp_path / "new.pfx").exists()
+    result = make_pfx(spec(material, tmp_path / "new.pfx", previous_certificate=str(old), cmg_name="GraniteFalls"))
+    assert result["valid"] and result["upload"] == {
+        "copy_to": "C:\\CMG\\new.pfx", "thumbprint": result["thumbprint"],
+        "powershell": 'Set-CMCloudManagementGateway -Name "GraniteFalls" -ServiceCertPath "C:\\CMG\\new.pfx" '
+                      '-ServiceCertPassword (Read-Host -AsSecureString -Prompt "PFX password")'}
