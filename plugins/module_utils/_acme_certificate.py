@@ -24,14 +24,11 @@ def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def csr_from(params: dict[str, Any]) -> bytes:
-    """The CSR's PEM from ``csr_path`` or ``csr_content``."""
+def csr_from(params: dict[str, Any]) -> bytes | None:
+    """The CSR's PEM from ``csr_path`` or ``csr_content``; None when the file does not exist (yet)."""
     if params.get("csr_content"):
         return params["csr_content"].encode()
-    data = read_bounded(params["csr_path"], "the CSR file")
-    if data is None:
-        raise CmgError(f"the CSR file {params['csr_path']} does not exist: create it with cmg_cert_request")
-    return data
+    return read_bounded(params["csr_path"], "the CSR file")
 
 
 def certificate_facts(pem: bytes, now: datetime.datetime) -> dict[str, Any]:
@@ -85,21 +82,28 @@ def _common_name(name: Any) -> str | None:
     return str(values[0].value) if values else None
 
 
-def _current(params: dict[str, Any], csr_pem: bytes, now: datetime.datetime) -> tuple[dict[str, Any] | None, str, bool]:
-    """The certificate kept, why a new one is needed ('' when none is), and whether certificate_path holds it."""
-    csr = load_csr(csr_pem, "csr")
-    wanted, wanted_cn = csr_facts(csr), _common_name(csr.subject)
+def _current(params: dict[str, Any], csr_pem: bytes | None,
+             now: datetime.datetime) -> tuple[dict[str, Any] | None, str, bool]:
+    """The certificate kept, why a new one is needed ('' when none is), and whether certificate_path holds it.
+
+    Without a CSR (not made yet) only the certificate in service is judged: while it serves, no CSR is needed.
+    """
+    csr = load_csr(csr_pem, params.get("csr_path") or "csr_content") if csr_pem is not None else None
+    wanted = csr_facts(csr) if csr is not None else None
+    wanted_cn = _common_name(csr.subject) if csr is not None else None
     due = params["remaining_days"]
     in_service = None
     if params.get("current_certificate"):
         in_service = current_certificate_facts(params["current_certificate"], params.get("current_password"), now)
-        if in_service and in_service["common_name"] != wanted_cn:
+        if in_service and wanted is not None and in_service["common_name"] != wanted_cn:
             raise CmgError(f"the certificate in service has the CN {in_service['common_name']!r}, the CSR {wanted_cn!r}: "
                            "a renewal must keep the CN, case included; fix the service name")
     reason = "no certificate yet" if params.get("certificate_path") else "no certificate_path to keep the certificate in"
     facts = None
     data = read_bounded(params["certificate_path"], "the certificate file") if params.get("certificate_path") else None
-    if data is not None:
+    if wanted is None:
+        reason, data = "no CSR yet", None
+    if data is not None and wanted is not None:
         facts = certificate_facts(data, now)
         if facts["public_key_sha256"] != wanted["public_key_sha256"]:
             reason = "the certificate is for another key than the CSR"
@@ -120,7 +124,6 @@ def run_acme(params: dict[str, Any], check_mode: bool = False, publisher: DnsPub
              now: Callable[[], datetime.datetime] = _utcnow) -> dict[str, Any]:
     """Keep or obtain the certificate; the module result."""
     csr_pem = csr_from(params)
-    load_csr(csr_pem, params.get("csr_path") or "csr_content")
     before, reason, ready = _current(params, csr_pem, now())
     result: dict[str, Any] = {"changed": False, "renewal_reason": reason, "certificate_ready": ready,
                               **{name: params.get(name) for name in ("certificate_path", "chain_path", "fullchain_path")}}
@@ -132,6 +135,8 @@ def run_acme(params: dict[str, Any], check_mode: bool = False, publisher: DnsPub
     if check_mode:
         result["diff"] = {"before": before or {}, "after": {"renewal": reason}}
         return result
+    if csr_pem is None:
+        raise CmgError(f"the CSR file {params['csr_path']} does not exist: create it with cmg_cert_request")
     server = Server(params["directory_url"], params["validate_certs"], params["ca_path"], params["timeout"])
     account = AccountSpec(params["account_key_path"], params["account_key_content"], params["account_key_passphrase"],
                           params["account_email"], params["terms_agreed"], params["eab_kid"], params["eab_hmac_key"],
