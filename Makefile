@@ -15,13 +15,17 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test venv collection system-deps units integration sanity lint changelog-lint docs docs-check build molecule bench clean
+.PHONY: demo demo-acme test venv collection system-deps units integration sanity lint changelog-lint docs docs-check build molecule bench clean
 
 # The demo shows the DNS wait with a real BIND 9 when it can be installed (root with apt-get);
 # elsewhere it runs without that wait and says so.
 demo: venv collection
 	@$(MAKE) --no-print-directory system-deps || echo "demo: BIND 9 is not available, the demo runs without the DNS wait"
 	$(BIN)/python demo/run.py
+
+# The ACME path against Pebble and BIND: key, CSR, DNS-01, certificate, PFX, renewal report, idempotent re-run.
+demo-acme: venv collection system-deps
+	$(BIN)/python demo/acme.py
 
 test: venv collection system-deps units integration sanity lint changelog-lint docs-check build molecule
 	@echo "make test: all checks passed"
