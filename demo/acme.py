@@ -57,9 +57,9 @@ def main() -> int:
             raise DemoFailure(f"the first run did not obtain the certificate: rc={first.rc}, recap {counts}")
         pfx = Path(first.result(PFX_TASK)["path"])
         section(f"openssl pkcs12 -in {pfx.name} -nokeys (an oracle independent of the collection)")
+        environment = {"DEMO_PFX": DEMO_PASSWORD, "PATH": "/usr/bin:/bin"}
         dump = subprocess.run(["openssl", "pkcs12", "-in", str(pfx), "-nokeys", "-passin", "env:DEMO_PFX"],
-                              capture_output=True, text=True, check=True, env={"DEMO_PFX": DEMO_PASSWORD,
-                                                                                "PATH": "/usr/bin:/bin"}).stdout
+                              capture_output=True, text=True, check=True, env=environment).stdout
         print("\n".join(line for line in dump.splitlines() if line.startswith(("subject=", "issuer="))))
         records = first.result(ORDER_TASK)["challenge_records"]
         left = subprocess.run(["dig", "+short", "-p", str(bind.port), "@" + bind.host, "TXT", records[0]["fqdn"]],

@@ -44,10 +44,10 @@ def parse_server(value: str, default_port: int = 53) -> tuple[str, int]:
     """``host``, ``host:port`` or ``[v6]:port`` as (address, port); host names resolve through the system."""
     host, port = value.strip(), default_port
     if host.startswith("["):
-        host, _, rest = host[1:].partition("]")
+        host, _bracket, rest = host[1:].partition("]")
         port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else default_port
     elif host.count(":") == 1:
-        host, _, text = host.partition(":")
+        host, _colon, text = host.partition(":")
         if not text.isdigit():
             raise DnsError(f"the DNS server {value!r} is not host or host:port")
         port = int(text)

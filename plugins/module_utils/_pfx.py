@@ -199,8 +199,8 @@ def build_pfx(contents: Contents, password: str, encryption: str) -> bytes:
         builder = (builder.kdf_rounds(MODERN_KDF_ROUNDS).key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
                    .hmac_hash(hashes.SHA256()))
     name = contents.friendly_name.encode() if contents.friendly_name else None
-    return pkcs12.serialize_key_and_certificates(name, contents.key, contents.leaf, contents.chain,
-                                                  builder.build(password.encode()))
+    encryption_algorithm = builder.build(password.encode())
+    return pkcs12.serialize_key_and_certificates(name, contents.key, contents.leaf, contents.chain, encryption_algorithm)
 
 
 def validate_pfx(data: bytes, spec: PfxSpec) -> dict[str, Any]:

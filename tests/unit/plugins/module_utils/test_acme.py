@@ -65,7 +65,8 @@ def test_issue_with_new_then_reused_account(pebble, bind_server, tmp_path):
                            "subjectAltName"], capture_output=True, text=True, check=True).stdout
     assert "subject=CN = GraniteFalls.contoso.test" in text and "DNS:GraniteFalls.contoso.test" in text
     assert len(first["chain"]) == 1 and "Pebble Intermediate" in subprocess.run(
-        ["openssl", "x509", "-noout", "-subject"], input=first["chain"][0], capture_output=True, text=True).stdout
+        ["openssl", "x509", "-noout", "-subject"], input=first["chain"][0], capture_output=True, text=True,
+        check=True).stdout
     second = issue(server, account, request_pem, publisher(bind_server))
     assert not second["account_created"] and second["account_uri"] == first["account_uri"]
 

@@ -76,8 +76,8 @@ def test_check_mode_writes_nothing(tmp_path):
 def test_in_memory_key_is_encrypted_and_reusable(tmp_path):
     first = request(RequestSpec(SERVICE, PASSPHRASE, key_size=4096))
     assert first["private_key"].startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
-    assert "Private-Key: (4096 bit" in openssl("pkey", "-passin", f"pass:{PASSPHRASE}", "-noout", "-text",
-                                                data=first["private_key"].encode())
+    text = openssl("pkey", "-passin", f"pass:{PASSPHRASE}", "-noout", "-text", data=first["private_key"].encode())
+    assert "Private-Key: (4096 bit" in text
     again = request(RequestSpec(SERVICE, PASSPHRASE, key_size=4096, private_key_content=first["private_key"]))
     assert again["public_key_sha256"] == first["public_key_sha256"]
 
