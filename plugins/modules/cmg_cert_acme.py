@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: cmg_cert_acme
 short_description: Obtain or renew the CMG server certificate from an ACME CA with a DNS-01 challenge
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Orders the certificate for a CSR (from M(configmgr.cmg.cmg_cert_request)) from any ACME (RFC 8555) CA, such as
     Let's Encrypt, DigiCert or Sectigo, and answers the CA's DNS-01 challenge with the TXT record

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: cmg_cert_request
 short_description: Create the private key and certificate signing request (CSR) of a CMG server certificate
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Creates (or reuses) the RSA private key of a Configuration Manager cloud management gateway (CMG) server
     authentication certificate and a certificate signing request (CSR) for it.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: cmg_pfx
 short_description: Build a CMG server certificate PFX that the Configuration Manager console imports
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Builds a PFX (PKCS#12) from a certificate, its private key and its chain, or re-packages an existing PFX (for
     example one with legacy RC2 encryption, or one missing its intermediate certificates) into a good one.
