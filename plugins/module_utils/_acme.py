@@ -118,16 +118,24 @@ def account_key(spec: AccountSpec, check_mode: bool = False) -> tuple[Any, bool]
         return load_private_key(spec.key_content.encode(), spec.key_passphrase, "account_key_content"), False
     if not spec.key_path:
         raise AcmeError("give account_key_path (created when missing) or account_key_content")
-    _x509, _hashes, serialization, rsa = crypto()
+    _x509, _hashes, _serialization, rsa = crypto()
     key = rsa.generate_private_key(public_exponent=65537, key_size=ACCOUNT_KEY_BITS)
     if not check_mode:
-        if spec.key_passphrase:
-            data = encrypt_private_key(key, spec.key_passphrase)
-        else:
-            data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())
-        write_atomic(spec.key_path, data)
+        save_account_key(spec, key)
     return key, True
+
+
+def save_account_key(spec: AccountSpec, key: Any) -> None:
+    """Write a new account key to ``key_path`` (mode 0600; encrypted when a passphrase is given)."""
+    if not spec.key_path:
+        return
+    _x509, _hashes, serialization, _rsa = crypto()
+    if spec.key_passphrase:
+        data = encrypt_private_key(key, spec.key_passphrase)
+    else:
+        data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+    write_atomic(spec.key_path, data)
 
 
 def _problem(error: Any) -> str:
@@ -234,7 +242,6 @@ class AcmeSession:
             records.setdefault(fqdn, []).append(validation)
             answers.append((challenge, response))
         undo: list[Callable[[], None]] = []
-        cleanup_errors: list[str] = []
         try:
             for fqdn, values in records.items():
                 undo.append(publisher.publish(fqdn, values))
@@ -243,17 +250,32 @@ class AcmeSession:
             for challenge, response in answers:
                 self._call("accept the challenge answer", lambda c=challenge, r=response: self.client.answer_challenge(c, r))
             orderr = self._call("validate the order", lambda: self.client.poll_authorizations(orderr, deadline))
-        finally:
-            for remove in reversed(undo):
-                try:
-                    remove()
-                except CmgError as exc:
-                    cleanup_errors.append(str(exc))
-        if cleanup_errors:
-            raise AcmeError("the DNS-01 records could not all be removed: " + "; ".join(cleanup_errors))
+        except CmgError as exc:
+            left = _remove_all(undo)
+            if left:
+                raise AcmeError(f"{exc}; and the DNS-01 records could not all be removed: {'; '.join(left)}",
+                                **exc.details) from exc
+            raise
+        except BaseException:
+            _remove_all(undo)
+            raise
+        left = _remove_all(undo)
+        if left:
+            raise AcmeError("the DNS-01 records could not all be removed: " + "; ".join(left))
         orderr = self._call("issue the certificate", lambda: self.client.finalize_order(orderr, deadline))
         return {"fullchain": orderr.fullchain_pem, "order_uri": orderr.uri,
                 "records": [{"fqdn": fqdn, "values": values} for fqdn, values in records.items()]}
+
+
+def _remove_all(undo: list[Callable[[], None]]) -> list[str]:
+    """Run every removal (last published first); the messages of those that failed."""
+    failures = []
+    for remove in reversed(undo):
+        try:
+            remove()
+        except CmgError as exc:
+            failures.append(str(exc))
+    return failures
 
 
 def split_chain(fullchain: str, csr: Any) -> tuple[str, list[str]]:
@@ -278,9 +300,11 @@ def issue(server: Server, account: AccountSpec, csr_pem: bytes, publisher: DnsPu
           now: Callable[[], datetime.datetime] = datetime.datetime.now) -> dict[str, Any]:
     """Register (or reuse) the account and obtain the certificate for ``csr_pem``."""
     csr = load_csr(csr_pem, "csr")
-    key, created = account_key(account)
+    key, created = account_key(account, check_mode=True)  # a new key is kept only once the CA took the account
     session = AcmeSession(server, key)
     account_uri = session.register(account)
+    if created:
+        save_account_key(account, key)
     ordered = session.order(csr_pem, publisher, now)
     certificate, chain = split_chain(ordered["fullchain"], csr)
     return {"certificate": certificate, "chain": chain, "fullchain": certificate + "".join(chain),

@@ -178,15 +178,16 @@ def request(spec: RequestSpec, check_mode: bool = False) -> dict[str, Any]:
     if not spec.passphrase:
         raise CertificateError("passphrase is empty: the private key is only written or returned encrypted")
     key, key_source = _existing_key(spec)
-    changed_items: list[str] = []
+    new_key = key is None
     if key is None:
         key = rsa.generate_private_key(public_exponent=65537, key_size=spec.key_size)
-        changed_items.append("private_key")
     elif key.key_size != spec.key_size:
         raise CertificateError(f"the private key {key_source} is RSA {key.key_size}, not {spec.key_size}: set key_size "
                                f"{key.key_size}, or remove the key to create a new one")
-    key_pem = encrypt_private_key(key, spec.passphrase) if "private_key" in changed_items or not spec.private_key_path \
-        else None
+    # a new key, or one given as content, is written to private_key_path (when there is one)
+    write_key = bool(spec.private_key_path) and key_source != spec.private_key_path
+    changed_items: list[str] = ["private_key"] if new_key or write_key else []
+    key_pem = encrypt_private_key(key, spec.passphrase) if write_key or not spec.private_key_path else None
     before_csr = None
     csr_pem = None
     if spec.csr_path:
@@ -194,18 +195,18 @@ def request(spec: RequestSpec, check_mode: bool = False) -> dict[str, Any]:
         if existing is not None:
             current = load_csr(existing, spec.csr_path)
             before_csr = csr_facts(current)
-            if "private_key" not in changed_items and csr_matches(current, key, service):
+            if not new_key and csr_matches(current, key, service):
                 from cryptography.hazmat.primitives.serialization import Encoding
                 csr_pem = current.public_bytes(Encoding.PEM)
     if csr_pem is None:
         csr_pem = build_csr(key, service)
         if spec.csr_path:
             changed_items.append("csr")
-    if spec.private_key_path and "private_key" not in changed_items and mode_of(spec.private_key_path) != SECRET_MODE:
+    if spec.private_key_path and not write_key and mode_of(spec.private_key_path) != SECRET_MODE:
         changed_items.append("private_key_mode")
     if not check_mode:
-        if spec.private_key_path and "private_key" in changed_items:
-            write_atomic(spec.private_key_path, key_pem or encrypt_private_key(key, spec.passphrase))
+        if write_key and key_pem is not None and spec.private_key_path:
+            write_atomic(spec.private_key_path, key_pem)
         elif "private_key_mode" in changed_items:
             os.chmod(spec.private_key_path, SECRET_MODE)
         if "csr" in changed_items:

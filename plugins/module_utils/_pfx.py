@@ -246,13 +246,12 @@ def make_pfx(spec: PfxSpec, check_mode: bool = False) -> dict[str, Any]:
     data = None
     if existing_data is not None:
         try:
-            current = read_pfx(existing_data, spec.password, spec.path or "")
-        except CertificateError:
-            before = {"unreadable": "the PFX there cannot be opened with this password"}
-        else:
-            before = _facts(current, encryption_of(existing_data))
-            if current.fingerprint() == wanted.fingerprint() and before["encryption"] == spec.encryption:
-                data = existing_data
+            current = read_pfx(existing_data, spec.password, f"the PFX {spec.path}")
+        except CertificateError as exc:
+            raise CertificateError(f"{exc}; it is not overwritten: give its password, or another path") from exc
+        before = _facts(current, encryption_of(existing_data))
+        if current.fingerprint() == wanted.fingerprint() and before["encryption"] == spec.encryption:
+            data = existing_data
     changed = data is None
     if data is None:
         data = build_pfx(wanted, spec.password, spec.encryption)

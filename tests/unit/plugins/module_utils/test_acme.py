@@ -97,6 +97,7 @@ def test_terms_must_be_agreed(pebble, bind_server, tmp_path):
     with pytest.raises(AcmeError, match=r"terms of service \(data:text/plain.*set terms_agreed: true"):
         issue(Server(pebble.directory_url, ca_path=pebble.ca_path), AccountSpec(key_path=str(tmp_path / "a.key")),
               csr("terms.contoso.test"), publisher(bind_server))
+    assert not (tmp_path / "a.key").exists()  # no account, so no account key left behind
 
 
 def test_failed_challenge_leaves_no_txt_record(bind_server, tmp_path):

@@ -108,3 +108,20 @@ def test_certreq_round_trip_commands(tmp_path):
     inf = result["certreq"]["inf"]
     assert 'Subject = "CN=GraniteFalls.Contoso.com"' in inf and "CertificateTemplate = WebServer" in inf
     assert "OID = 1.3.6.1.5.5.7.3.1" in inf and '_continue_ = "dns=GraniteFalls.Contoso.com"' in inf
+
+
+def test_key_given_as_content_is_written_to_the_missing_path_and_keeps_the_csr(tmp_path):
+    first = request(RequestSpec(SERVICE, PASSPHRASE, csr_path=str(tmp_path / "cmg.csr")))
+    csr_before = (tmp_path / "cmg.csr").read_bytes()
+    result = request(spec(tmp_path, private_key_content=first["private_key"]))
+    assert result["changes"] == ["private_key"] and result["public_key_sha256"] == first["public_key_sha256"]
+    assert (tmp_path / "cmg.csr").read_bytes() == csr_before
+    assert stat.S_IMODE(os.stat(tmp_path / "cmg.key").st_mode) == 0o600
+    assert not request(spec(tmp_path))["changed"]
+
+
+def test_loose_key_file_mode_is_tightened(tmp_path):
+    request(spec(tmp_path))
+    os.chmod(tmp_path / "cmg.key", 0o644)
+    assert request(spec(tmp_path))["changes"] == ["private_key_mode"]
+    assert stat.S_IMODE(os.stat(tmp_path / "cmg.key").st_mode) == 0o600

@@ -131,3 +131,12 @@ def test_renewal_keeps_the_cn_and_gives_the_upload_step(material, tmp_path):
         "copy_to": "C:\\CMG\\new.pfx", "thumbprint": result["thumbprint"],
         "powershell": 'Set-CMCloudManagementGateway -Name "GraniteFalls" -ServiceCertPath "C:\\CMG\\new.pfx" '
                       '-ServiceCertPassword (Read-Host -AsSecureString -Prompt "PFX password")'}
+
+
+def test_existing_pfx_with_another_password_is_not_overwritten(material, tmp_path):
+    out = tmp_path / "cmg.pfx"
+    make_pfx(spec(material, out, password="another-password"))
+    before = out.read_bytes()
+    with pytest.raises(CmgError, match="it is not overwritten: give its password, or another path"):
+        make_pfx(spec(material, out))
+    assert out.read_bytes() == before
