@@ -9,8 +9,8 @@ this class for an adapter over the core and deletes this file.
 
 ``publish`` adds exactly the given TXT values (a TSIG-signed update with the prerequisite that the
 zone exists, nothing else at the name is touched); the returned ``undo`` deletes exactly those
-values. ``wait`` polls the given name servers (default: the server updates go to) until every one
-answers all the values, with an injected ``sleep``, for at most ``wait_timeout`` seconds.
+values. ``wait`` polls the given name servers (default: the zone's NS servers on ``port``, and the
+server updates go to) until every one answers all the values, with an injected ``sleep``, for at most ``wait_timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -149,9 +149,39 @@ class Rfc2136Publisher:
         return {b"".join(rdata.strings).decode("ascii", "replace")
                 for rrset in response.answer if rrset.rdtype == dns.rdatatype.TXT for rdata in rrset}
 
+    def zone_servers(self, fqdn: str) -> list[tuple[str, int]]:
+        """The zone's authoritative servers (its NS records, addresses from the server's glue or the system,
+        queried on ``port``), the update server among them; the update server alone when none resolves."""
+        dns = _dns()
+        zone = self.find_zone(fqdn)
+        response = self._send(dns.message.make_query(zone, "NS"), f"read the NS records of {zone}")
+        glue = {rrset.name.to_text(): [rdata.address for rdata in rrset]
+                for rrset in response.additional if rrset.rdtype == dns.rdatatype.A}
+        servers = [self.address]
+        for rrset in response.answer:
+            if rrset.rdtype != dns.rdatatype.NS:
+                continue
+            for rdata in rrset:
+                name = rdata.target.to_text()
+                addresses = glue.get(name) or self._addresses(name)
+                servers += [(address, self.port) for address in addresses if (address, self.port) not in servers]
+        return servers
+
+    def _addresses(self, name: str) -> list[str]:
+        """A name server's IPv4 addresses: asked of the update server first (in-zone names), then the system."""
+        dns = _dns()
+        response = self._send(dns.message.make_query(name, "A"), f"resolve the name server {name}")
+        found = [rdata.address for rrset in response.answer if rrset.rdtype == dns.rdatatype.A for rdata in rrset]
+        if found:
+            return found
+        try:
+            return sorted({info[4][0] for info in socket.getaddrinfo(name.rstrip("."), self.port, socket.AF_INET)})
+        except OSError:
+            return []
+
     def wait(self, fqdn: str, values: list[str]) -> None:
         """Poll until every name server answers all ``values``; a :class:`DnsError` after ``wait_timeout``."""
-        servers = [parse_server(item) for item in self.nameservers] or [self.address]
+        servers = [parse_server(item) for item in self.nameservers] or self.zone_servers(fqdn)
         attempts = max(1, int(self.wait_timeout / self.interval) + 1)
         missing = servers
         for attempt in range(attempts):

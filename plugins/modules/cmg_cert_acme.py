@@ -14,8 +14,8 @@ description:
   - Orders the certificate for a CSR (from M(configmgr.cmg.cmg_cert_request)) from any ACME (RFC 8555) CA, such as
     Let's Encrypt, DigiCert or Sectigo, and answers the CA's DNS-01 challenge with the TXT record
     C(_acme-challenge.<service name>).
-  - The TXT record is written with an RFC 2136 dynamic update (TSIG-signed), waited for at the zone's name servers,
-    and removed afterwards, also when the order fails.
+  - The TXT record is written with an RFC 2136 dynamic update (TSIG-signed), waited for at the zone's authoritative
+    name servers, and removed afterwards, also when the order fails.
   - The certificate at O(certificate_path) is kept, and the CA is not contacted, while it is for the CSR's key and
     names and has more than O(remaining_days) days left; a scheduled run then changes nothing.
   - The account key is created at O(account_key_path) when missing (mode C(0600)) and reused afterwards. The CA's
@@ -161,7 +161,8 @@ options:
     default: 60
   nameservers:
     description:
-      - The servers to wait at until they answer the TXT record, each V(host) or V(host:port). Default - O(server).
+      - The servers to wait at until they answer the TXT record, each V(host) or V(host:port).
+      - Default - the zone's name servers (its NS records, queried on O(port)) and O(server).
     type: list
     elements: str
   wait_timeout:

@@ -127,3 +127,16 @@ def test_untrusted_ca_server_is_one_line(pebble, tmp_path, bind_server):
     with pytest.raises(AcmeError, match="is not trusted: give ca_path"):
         issue(Server(pebble.directory_url), AccountSpec(key_path=str(tmp_path / "a.key"), terms_agreed=True),
               csr("tls.contoso.test"), publisher(bind_server))
+
+
+def test_wait_asks_the_zones_name_servers(bind_server):
+    """Without nameservers the wait asks the zone's NS servers (ns1.contoso.test -> 127.0.0.1 on the port)."""
+    real = publisher(bind_server)
+    assert real.zone_servers("_acme-challenge.wait.contoso.test") == [(bind_server.host, bind_server.port)]
+    undo = real.publish("_acme-challenge.wait.contoso.test", ["token-1", "token-2"])
+    try:
+        real.wait("_acme-challenge.wait.contoso.test", ["token-1", "token-2"])
+        assert txt_at(bind_server, "_acme-challenge.wait.contoso.test") == {"token-1", "token-2"}
+    finally:
+        undo()
+    assert txt_at(bind_server, "_acme-challenge.wait.contoso.test") == set()
