@@ -39,7 +39,7 @@ def current_pfx(directory: Path, days_left: int) -> Path:
     return path
 
 
-def renew(pebble: PebbleServer, bind: BindServer, directory: Path, current: Path, **extra: Any):
+def renew(pebble: PebbleServer, bind: BindServer, directory: Path, current: Path, check: bool = False, **extra: Any):
     (directory / "roots.pem").write_text(pebble.root_pem())
     variables = {
         "cmg_service_name": SERVICE, "cmg_renew_dir": str(directory), "cmg_certificate_path": str(current),
@@ -48,7 +48,7 @@ def renew(pebble: PebbleServer, bind: BindServer, directory: Path, current: Path
         "cmg_acme_terms_agreed": True, "cmg_acme_email": "pki@contoso.test", "cmg_ca_bundle": str(directory / "roots.pem"),
         "cmg_dns_server": bind.host, "cmg_dns_port": bind.port, "cmg_dns_key_name": bind.key_name,
         "cmg_dns_key_secret": bind.key_secret, "cmg_dns_wait_interval": 0.1, **extra}
-    return run_playbook(PLAYBOOK, extra_vars=variables, diff=True)
+    return run_playbook(PLAYBOOK, extra_vars=variables, diff=True, check=check)
 
 
 def changed(run) -> list[str]:
@@ -101,3 +101,12 @@ def test_cn_case_change_is_refused_before_any_order(pebble, bind_server, tmp_pat
     assert not list(tmp_path.glob("*.crt"))
     messages = " ".join(str(entry["result"].get("msg", "")) for entry in run.results)
     assert "case included" in messages
+
+
+def test_check_mode_reports_the_renewal_and_writes_nothing(pebble, bind_server, tmp_path):
+    current = current_pfx(tmp_path, 10)
+    run = renew(pebble, bind_server, tmp_path, current, check=True)
+    assert run.rc == 0, run.stdout
+    order = run.result(ROLE + "Get the certificate from the ACME CA (DNS-01)")
+    assert order["changed"] and order["renewal_reason"] == "the certificate in service has 10 days left, renewal is due at 30"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current.pfx", "roots.pem"]
