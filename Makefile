@@ -15,13 +15,17 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test venv collection system-deps units integration reliability sanity lint changelog-lint docs docs-check build molecule bench clean
+.PHONY: demo demo-acme test venv collection system-deps units integration reliability sanity lint changelog-lint docs docs-check build molecule bench clean
 
 # The demo shows the DNS wait with a real BIND 9 when it can be installed (root with apt-get);
 # elsewhere it runs without that wait and says so.
 demo: venv collection
 	@$(MAKE) --no-print-directory system-deps || echo "demo: BIND 9 is not available, the demo runs without the DNS wait"
 	$(BIN)/python demo/run.py
+
+# The ACME path against Pebble and BIND: key, CSR, DNS-01, certificate, PFX, renewal report, idempotent re-run.
+demo-acme: venv collection system-deps
+	$(BIN)/python demo/acme.py
 
 test: venv collection system-deps units integration reliability sanity lint changelog-lint docs-check build molecule
 	@echo "make test: all checks passed"
@@ -40,12 +44,12 @@ collection:
 	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
 
 # Programs from the distribution that the tests run for real: BIND 9 (RFC 2136, propagation)
-# and the openssl CLI (an oracle independent of our own code).
+# the openssl CLI (an oracle independent of our own code) and Pebble (the ACME test CA).
 system-deps:
-	@if ! command -v named >/dev/null || ! command -v openssl >/dev/null; then \
+	@if ! command -v named >/dev/null || ! command -v openssl >/dev/null || ! command -v pebble >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils openssl >/dev/null; \
-	  else echo "install BIND 9 (named) and openssl, e.g. sudo apt-get install bind9 bind9-utils openssl"; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils openssl pebble >/dev/null; \
+	  else echo "install BIND 9 (named), openssl and pebble, e.g. sudo apt-get install bind9 bind9-utils openssl pebble"; exit 1; fi; \
 	fi
 
 units: venv collection

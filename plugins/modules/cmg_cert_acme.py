@@ -1,0 +1,372 @@
+#!/usr/bin/python
+# Copyright (c) configmgr.cmg contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ansible module configmgr.cmg.cmg_cert_acme: the CMG certificate from an ACME CA with DNS-01."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cmg_cert_acme
+short_description: Obtain or renew the CMG server certificate from an ACME CA with a DNS-01 challenge
+version_added: 0.1.0
+description:
+  - Orders the certificate for a CSR (from M(configmgr.cmg.cmg_cert_request)) from any ACME (RFC 8555) CA, such as
+    Let's Encrypt, DigiCert or Sectigo, and answers the CA's DNS-01 challenge with the TXT record
+    C(_acme-challenge.<service name>).
+  - The TXT record is written with an RFC 2136 dynamic update (TSIG-signed), waited for at the zone's authoritative
+    name servers, and removed afterwards, also when the order fails.
+  - The certificate at O(certificate_path) is kept, and the CA is not contacted, while it is for the CSR's key and
+    names and has more than O(remaining_days) days left; a scheduled run then changes nothing.
+  - The account key is created at O(account_key_path) when missing (mode C(0600)) and reused afterwards. The CA's
+    terms of service are agreed only with O(terms_agreed=true). External Account Binding (O(eab_kid),
+    O(eab_hmac_key)) is how commercial CAs hand out ACME accounts.
+  - C(badNonce) answers are retried with the fresh nonce of the error response, as RFC 8555 section 6.5 says.
+  - Uses the C(acme) Python package of the Let's Encrypt project for the protocol.
+author:
+  - configmgr.cmg contributors (@configmgr)
+options:
+  directory_url:
+    description:
+      - The ACME directory of the CA, for example Let's Encrypt's staging
+        C(https://acme-staging-v02.api.letsencrypt.org/directory) or production
+        C(https://acme-v02.api.letsencrypt.org/directory).
+    type: str
+    required: true
+  validate_certs:
+    description:
+      - Check the TLS certificate of the CA's server. Turn off only for a test CA.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A PEM file of the roots that the CA's server certificate chains to, instead of the host's trust store.
+    type: path
+  timeout:
+    description:
+      - Seconds the CA may take to validate the challenge and issue the certificate.
+    type: int
+    default: 300
+  account_key_path:
+    description:
+      - The ACME account's private key (RSA). Created when missing, with mode C(0600); encrypted when
+        O(account_key_passphrase) is given.
+    type: path
+  account_key_content:
+    description:
+      - The account key as PEM text instead of O(account_key_path). Not logged.
+    type: str
+  account_key_passphrase:
+    description:
+      - The passphrase of an encrypted account key. Not logged.
+    type: str
+  account_email:
+    description:
+      - The contact e-mail address of a new account (the CA writes to it before a certificate expires).
+    type: str
+  terms_agreed:
+    description:
+      - Agree to the CA's terms of service. A CA that has terms refuses a new account without it; the task fails and
+        names the terms.
+    type: bool
+    default: false
+  eab_kid:
+    description:
+      - External Account Binding - the key identifier from the CA's ACME account page.
+    type: str
+  eab_hmac_key:
+    description:
+      - External Account Binding - the base64url MAC key from the CA's ACME account page. Not logged.
+    type: str
+  eab_alg:
+    description:
+      - External Account Binding - the MAC algorithm.
+    type: str
+    choices: [HS256, HS384, HS512]
+    default: HS256
+  csr_path:
+    description:
+      - The CSR (PEM) to order the certificate for. Exactly one of O(csr_path) and O(csr_content) is required.
+    type: path
+  csr_content:
+    description:
+      - The CSR as PEM text, for example RV(configmgr.cmg.cmg_cert_request#module:csr).
+    type: str
+  certificate_path:
+    description:
+      - Where the certificate (PEM) is written, and where the current one is looked for.
+    type: path
+  chain_path:
+    description:
+      - Where the CA's chain (PEM, without the certificate) is written.
+    type: path
+  fullchain_path:
+    description:
+      - Where the certificate followed by the chain (PEM) is written.
+    type: path
+  remaining_days:
+    description:
+      - Renew when the certificate at O(certificate_path) has this many days left or fewer.
+    type: int
+    default: 30
+  current_certificate:
+    description:
+      - The certificate in service (PFX, PEM or DER), for example the PFX the CMG uses now. While it has more than
+        O(remaining_days) days left no certificate is ordered, even without one at O(certificate_path).
+      - Its CN must be the CSR's CN, case included (the console refuses a renewal with another CN); a missing file is
+        ignored.
+    type: path
+  current_password:
+    description:
+      - The password of O(current_certificate) when it is a PFX. Not logged.
+    type: str
+  dns_provider:
+    description:
+      - Where the DNS-01 TXT record is written. V(rfc2136) is a DNS server that takes dynamic updates.
+    type: str
+    choices: [rfc2136]
+    default: rfc2136
+  server:
+    description:
+      - The primary DNS server that takes dynamic updates for the zone, a host name or an IP address.
+    type: str
+    required: true
+  port:
+    description:
+      - The port of O(server).
+    type: int
+    default: 53
+  key_name:
+    description:
+      - The name of the TSIG key that signs the updates. Without it updates are unsigned.
+    type: str
+  key_secret:
+    description:
+      - The TSIG key's secret, base64 encoded as in a BIND C(key) statement. Not logged.
+    type: str
+  key_algorithm:
+    description:
+      - The TSIG algorithm.
+    type: str
+    choices: [hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5]
+    default: hmac-sha256
+  zone:
+    description:
+      - The zone of the TXT record. Default - found by asking O(server) for the SOA of the record's name.
+    type: str
+  ttl:
+    description:
+      - The TTL of the TXT record, in seconds.
+    type: int
+    default: 60
+  nameservers:
+    description:
+      - The servers to wait at until they answer the TXT record, each V(host) or V(host:port).
+      - Default - the zone's name servers (its NS records, queried on O(port)) and O(server).
+    type: list
+    elements: str
+  wait_timeout:
+    description:
+      - Seconds to wait until the name servers answer the TXT record.
+    type: int
+    default: 120
+  wait_interval:
+    description:
+      - Seconds between two checks of the name servers.
+    type: float
+    default: 2.0
+requirements:
+  - acme >= 2.0.0
+  - josepy >= 1.13.0
+  - cryptography >= 42.0.0
+  - dnspython >= 2.6.0
+attributes:
+  check_mode:
+    description: Reports whether a certificate would be ordered, and why; contacts neither the CA nor the DNS server.
+    support: full
+  diff_mode:
+    description: Shows the subject, thumbprint and expiry of the certificate before and after.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Key and CSR for the CMG service name
+  configmgr.cmg.cmg_cert_request:
+    service_name: GraniteFalls.contoso.com
+    passphrase: "{{ vault_key_passphrase }}"
+    private_key_path: /secure/GraniteFalls.key
+    csr_path: /secure/GraniteFalls.csr
+
+- name: Certificate from Let's Encrypt staging, DNS-01 over RFC 2136
+  configmgr.cmg.cmg_cert_acme:
+    directory_url: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_path: /secure/acme-account.key
+    account_email: pki@contoso.com
+    terms_agreed: true
+    csr_path: /secure/GraniteFalls.csr
+    certificate_path: /secure/GraniteFalls.crt
+    chain_path: /secure/GraniteFalls-chain.crt
+    server: ns1.contoso.com
+    key_name: acme-update
+    key_secret: "{{ vault_tsig_secret }}"
+  register: cmg_acme
+
+- name: A commercial CA with External Account Binding
+  configmgr.cmg.cmg_cert_acme:
+    directory_url: https://acme.digicert.com/v2/acme/directory/
+    account_key_path: /secure/digicert-account.key
+    terms_agreed: true
+    eab_kid: "{{ vault_eab_kid }}"
+    eab_hmac_key: "{{ vault_eab_hmac_key }}"
+    csr_path: /secure/GraniteFalls.csr
+    certificate_path: /secure/GraniteFalls.crt
+    server: ns1.contoso.com
+    key_name: acme-update
+    key_secret: "{{ vault_tsig_secret }}"
+"""
+
+RETURN = r"""
+renewal_reason:
+  description: Why a certificate was (or in check mode would be) ordered; empty when the current one was kept.
+  returned: always
+  type: str
+  sample: 12 days left, renewal is due at 30
+certificate_ready:
+  description: Whether O(certificate_path) holds a certificate for the CSR that does not need renewal (issued now or
+    kept); the next step (M(configmgr.cmg.cmg_pfx)) can use it.
+  returned: always
+  type: bool
+certificate:
+  description: The issued certificate (PEM).
+  returned: when a certificate was issued
+  type: str
+chain:
+  description: The CA's chain, one PEM certificate per element, from the issuer up.
+  returned: when a certificate was issued
+  type: list
+  elements: str
+fullchain:
+  description: The certificate followed by the chain (PEM).
+  returned: when a certificate was issued
+  type: str
+certificate_path:
+  description: O(certificate_path) as given.
+  returned: always
+  type: str
+chain_path:
+  description: O(chain_path) as given.
+  returned: always
+  type: str
+fullchain_path:
+  description: O(fullchain_path) as given.
+  returned: always
+  type: str
+subject:
+  description: The certificate's subject (RFC 4514).
+  returned: when a certificate was issued or kept
+  type: str
+  sample: CN=GraniteFalls.contoso.com
+sans:
+  description: The certificate's DNS names.
+  returned: when a certificate was issued or kept
+  type: list
+  elements: str
+thumbprint:
+  description: The SHA-1 thumbprint as Windows shows it.
+  returned: when a certificate was issued or kept
+  type: str
+not_after:
+  description: End of validity, ISO 8601 UTC.
+  returned: when a certificate was issued or kept
+  type: str
+days_remaining:
+  description: Whole days of validity left.
+  returned: when a certificate was issued or kept
+  type: int
+public_key_sha256:
+  description: The SHA-256 of the certificate's public key (it equals RV(configmgr.cmg.cmg_cert_request#module:public_key_sha256)).
+  returned: when a certificate was issued or kept
+  type: str
+account_uri:
+  description: The ACME account's URL.
+  returned: when a certificate was issued
+  type: str
+account_created:
+  description: Whether the account key was created by this run.
+  returned: when a certificate was issued
+  type: bool
+order_uri:
+  description: The ACME order's URL.
+  returned: when a certificate was issued
+  type: str
+challenge_records:
+  description: The TXT records written for DNS-01 (and removed again), each with C(fqdn) and C(values).
+  returned: when a certificate was issued
+  type: list
+  elements: dict
+bad_nonce_retries:
+  description: How many C(badNonce) answers of the CA were retried.
+  returned: when a certificate was issued
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.configmgr.cmg.plugins.module_utils._acme_certificate import run_acme
+from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
+
+ARGUMENT_SPEC = {
+    "directory_url": {"type": "str", "required": True},
+    "validate_certs": {"type": "bool", "default": True},
+    "ca_path": {"type": "path"},
+    "timeout": {"type": "int", "default": 300},
+    "account_key_path": {"type": "path", "no_log": False},
+    "account_key_content": {"type": "str", "no_log": True},
+    "account_key_passphrase": {"type": "str", "no_log": True},
+    "account_email": {"type": "str"},
+    "terms_agreed": {"type": "bool", "default": False},
+    "eab_kid": {"type": "str", "no_log": False},
+    "eab_hmac_key": {"type": "str", "no_log": True},
+    "eab_alg": {"type": "str", "choices": ["HS256", "HS384", "HS512"], "default": "HS256"},
+    "csr_path": {"type": "path"},
+    "csr_content": {"type": "str"},
+    "certificate_path": {"type": "path"},
+    "chain_path": {"type": "path"},
+    "fullchain_path": {"type": "path"},
+    "remaining_days": {"type": "int", "default": 30},
+    "current_certificate": {"type": "path"},
+    "current_password": {"type": "str", "no_log": True},
+    "dns_provider": {"type": "str", "choices": ["rfc2136"], "default": "rfc2136"},
+    "server": {"type": "str", "required": True},
+    "port": {"type": "int", "default": 53},
+    "key_name": {"type": "str", "no_log": False},
+    "key_secret": {"type": "str", "no_log": True},
+    "key_algorithm": {"type": "str", "default": "hmac-sha256",
+                      "choices": ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"]},
+    "zone": {"type": "str"},
+    "ttl": {"type": "int", "default": 60},
+    "nameservers": {"type": "list", "elements": "str"},
+    "wait_timeout": {"type": "int", "default": 120},
+    "wait_interval": {"type": "float", "default": 2.0},
+}
+
+
+def main() -> None:
+    """Run the module."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           mutually_exclusive=[("csr_path", "csr_content"), ("account_key_path", "account_key_content")],
+                           required_one_of=[("csr_path", "csr_content"), ("account_key_path", "account_key_content")],
+                           required_together=[("eab_kid", "eab_hmac_key")])
+
+    def action() -> dict:
+        result = run_acme(module.params, check_mode=module.check_mode)
+        diff = result.pop("diff")
+        if module._diff:  # pylint: disable=protected-access
+            result["diff"] = diff
+        return result
+
+    run(module, action)
+
+
+if __name__ == "__main__":
+    main()
