@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from ._dns_core import normalize_name
 from ._errors import DnsError, MissingDependencyError
 
 DNS_PORT = 53
@@ -51,31 +52,43 @@ def dns_modules():
     return dns
 
 
-def normalize_name(name: str | None) -> str | None:
-    """Lower case, no trailing dot: how names compare."""
-    return name.rstrip(".").lower() if name else name
-
-
 def split_host_port(value: str, default_port: int = DNS_PORT) -> tuple[str, int]:
     """``host``, ``host:port``, ``v6addr`` or ``[v6addr]:port`` -> (host, port)."""
     text = str(value).strip()
     if not text:
         raise DnsError("an empty name server was given: use 'host' or 'host:port'")
+    shown = text[:80]
+    if len(text) > 300:
+        raise DnsError(f"the name server {shown!r}... is too long (at most 300 characters): use 'host' or 'host:port'")
     if text.startswith("["):
-        host, _bracket, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")) or not is_address(host) or ":" not in host:
+            raise DnsError(f"the name server {shown!r} is not '[IPv6 address]' or '[IPv6 address]:port'")
+        port_text = rest[1:] if rest else None
     elif text.count(":") == 1:
         host, port_text = text.split(":")
+    elif ":" in text:
+        if not is_address(text):
+            raise DnsError(f"the name server {shown!r} is not a host name or an IP address: use 'host', 'host:port' "
+                           "or '[IPv6 address]:port'")
+        host, port_text = text, None
     else:
-        host, port_text = text, ""
-    if not port_text:
+        host, port_text = text, None
+    if ":" not in host and not is_address(host):
+        from ._dns_core import check_dns_name  # pylint: disable=import-outside-toplevel
+
+        try:
+            check_dns_name(host, "name server")
+        except DnsError:
+            raise DnsError(f"the name server {shown!r} is not a host name or an IP address: use 'host' or 'host:port'") from None
+    if port_text is None:
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise DnsError(f"the name server {value!r} has an invalid port: use 'host' or 'host:port'")
+    if not port_text.isdigit() or len(port_text) > 5 or not 1 <= int(port_text) <= 65535:
+        raise DnsError(f"the name server {shown!r} has an invalid port: use 'host' or 'host:port' with a port from 1 to 65535")
     return host, int(port_text)
 
 
-def _is_address(host: str) -> bool:
+def is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -114,7 +127,7 @@ def _addresses_via(host: str, via: tuple[str, int] | None, timeout: float) -> li
 def resolve_host(host: str, via: tuple[str, int] | None = None, timeout: float = 3.0) -> list[str]:
     """Addresses of ``host``: itself if an IP, else via an authoritative server, else the system resolver."""
     name = host.rstrip(".")
-    if _is_address(name):
+    if is_address(name):
         return [name]
     found = _addresses_via(name, via, timeout)
     if found:
@@ -193,7 +206,8 @@ def _matches(answer: str, target: str | None) -> bool:
 
 
 def wait_for_cname(fqdn: str, target: str | None, servers: list[NameServer], timeout: float,
-                   interval: float = 0.5, clock: Callable[[], float] = time.monotonic) -> list[dict[str, object]]:
+                   interval: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> list[dict[str, object]]:
     """Query every server until each answers ``fqdn CNAME target`` (``target`` None: no CNAME).
 
     Returns one ``{server, answer, ok}`` per server; raises DnsError on timeout listing what each
@@ -212,7 +226,7 @@ def wait_for_cname(fqdn: str, target: str | None, servers: list[NameServer], tim
                 pending[server] = answer
         if not pending or clock() >= deadline:
             break
-        time.sleep(min(interval, max(0.0, deadline - clock())))
+        sleep(min(interval, max(0.0, deadline - clock())))
     results = [{"server": server.label, "answer": done.get(server, pending.get(server)), "ok": server in done}
                for server in servers]
     if pending:

@@ -98,7 +98,7 @@ options:
     type: str
   port:
     description:
-      - O(provider=rfc2136) - the port of O(server). The zone's own name servers are queried on this port too
+      - O(provider=rfc2136) - the port of O(server), 1 to 65535. The zone's own name servers are queried on this port too
         when waiting for propagation without O(nameservers).
     type: int
     default: 53
@@ -113,9 +113,24 @@ options:
   key_algorithm:
     description:
       - O(provider=rfc2136) - the TSIG algorithm.
+      - V(gss-tsig) signs with Kerberos (GSS-TSIG, RFC 3645), as Windows DNS requires for Active Directory-integrated
+        zones that accept secure dynamic updates only; the credentials come from O(keytab) and O(principal), or from
+        the Kerberos credential cache (C(KRB5CCNAME)) of the user that runs the task. Needs the Python package
+        C(gssapi). O(key_name) and O(key_secret) are not used with it.
     type: str
-    choices: [hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5]
+    choices: [hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5, gss-tsig]
     default: hmac-sha256
+  keytab:
+    description:
+      - O(provider=rfc2136) with O(key_algorithm=gss-tsig) - a Kerberos keytab that holds the key of O(principal)
+        (for Windows DNS, exported with C(ktpass) for the service account that may update the zone).
+      - Without it the ticket of O(principal) (or the default principal) must already be in the credential cache.
+    type: path
+  principal:
+    description:
+      - O(provider=rfc2136) with O(key_algorithm=gss-tsig) - the Kerberos principal that signs the updates, for example
+        V(svc-cmg-dns@CONTOSO.COM). Default - the first principal of O(keytab), or the credential cache's.
+    type: str
   protocol:
     description:
       - O(provider=rfc2136) - the transport of queries and updates.
@@ -132,7 +147,8 @@ options:
     default: true
   wait_timeout:
     description:
-      - How many seconds to wait for propagation before failing with what each server still answers.
+      - How many seconds to wait for propagation before failing with what each server still answers (0 to 86400;
+        V(0) asks each server once).
     type: int
     default: 300
   nameservers:
@@ -280,31 +296,24 @@ other_records:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._azure import azure_argument_spec
-from ansible_collections.configmgr.cmg.plugins.module_utils._cname import run_cname
+from ansible_collections.configmgr.cmg.plugins.module_utils._cname import ON_CONFLICT, STATES, run_cname
+from ansible_collections.configmgr.cmg.plugins.module_utils._dns_providers import provider_argument_spec, provider_rules
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 
 
 def argument_spec() -> dict:
-    """The module's options plus the shared Azure options."""
+    """The module's options, the registered DNS providers' options and the shared Azure options."""
     spec = azure_argument_spec()
+    spec.update(provider_argument_spec())
     spec.update(
         service_name={"type": "str", "required": True},
         target={"type": "str"},
         region={"type": "str"},
         zone={"type": "str"},
-        resource_group={"type": "str"},
         ttl={"type": "int", "default": 3600},
-        state={"type": "str", "choices": ["present", "absent"], "default": "present"},
+        state={"type": "str", "choices": list(STATES), "default": "present"},
         metadata={"type": "dict", "default": {}},
-        on_conflict={"type": "str", "choices": ["fail", "replace"], "default": "fail"},
-        provider={"type": "str", "choices": ["azure_dns", "rfc2136"], "default": "azure_dns"},
-        server={"type": "str"},
-        port={"type": "int", "default": 53},
-        key_name={"type": "str", "no_log": False},
-        key_secret={"type": "str", "no_log": True},
-        key_algorithm={"type": "str", "default": "hmac-sha256",
-                       "choices": ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"]},
-        protocol={"type": "str", "choices": ["tcp", "udp"], "default": "tcp"},
+        on_conflict={"type": "str", "choices": list(ON_CONFLICT), "default": "fail"},
         wait={"type": "bool", "default": True},
         wait_timeout={"type": "int", "default": 300},
         nameservers={"type": "list", "elements": "str"},
@@ -317,8 +326,8 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[("target", "region")],
-        required_if=[("provider", "rfc2136", ("server",))],
         supports_check_mode=True,
+        **provider_rules(),
     )
     run(module, lambda: run_cname(module.params, check_mode=module.check_mode))
 
