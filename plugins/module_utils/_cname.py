@@ -185,8 +185,10 @@ def _skip_reason(request: CnameRequest) -> Optional[str]:
 def _propagation_servers(nameservers: Optional[list[str]]) -> Optional[Callable[[], list[NameServer]]]:
     if not nameservers:
         return None
-    from ._dns_resolve import servers_from_option  # pylint: disable=import-outside-toplevel
+    from ._dns_resolve import servers_from_option, split_host_port  # pylint: disable=import-outside-toplevel
 
+    for value in nameservers:  # refused before any traffic, not after the write
+        split_host_port(value)
     return lambda: servers_from_option(nameservers)
 
 
@@ -236,8 +238,9 @@ def run_cname(params: Mapping[str, Any], check_mode: bool = False, environ: Any 
         raise DnsError("give target or region, not both: region derives the target (the deployment name)")
     name = params.get("provider") or DEFAULT_PROVIDER
     check_provider_params(name, params)
+    servers = _propagation_servers(params.get("nameservers"))
     with provider_class(name).from_params(params, environ, **provider_kwargs) as provider:
         target = wanted_target(params.get("target"), fqdn, params.get("region"), _naming_cloud(provider, params, environ))
-        result = ensure_cname(provider, fqdn, request, target, _propagation_servers(params.get("nameservers")), waiting)
+        result = ensure_cname(provider, fqdn, request, target, servers, waiting)
         result.update(provider.result_extras())
         return result

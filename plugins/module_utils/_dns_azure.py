@@ -135,6 +135,22 @@ class AzureDnsProvider:
             self._client = self.session.client("dns")
         return self._client
 
+    def _call(self, description: str, fn: Any, *args: Any, permission: str, **kwargs: Any) -> Any:
+        """:meth:`AzureSession.call`, and an answer the SDK cannot read (an HTML page from a proxy, say) is
+        one line naming the request and its HTTP status instead of a deserialization traceback."""
+        answered: list[tuple[str, str, int]] = []
+
+        def hook(response: Any) -> None:
+            request = response.http_request
+            answered.append((request.method, str(request.url).split("?", 1)[0], response.http_response.status_code))
+
+        try:
+            return self.session.call(description, fn, *args, permission=permission, raw_response_hook=hook, **kwargs)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            method, url, status = answered[-1] if answered else ("", "", None)
+            raise DnsError(f"Azure answered HTTP {status} to {method} {url[:200]} without a valid JSON body while "
+                           f"{description} ({type(exc).__name__}); a proxy or gateway may be in the way") from None
+
     # --- zones -------------------------------------------------------------------------------
     def _where(self, resource_group: Optional[str]) -> str:
         where = f"subscription {self.session.subscription_id}"
@@ -144,18 +160,19 @@ class AzureDnsProvider:
         zones = self.client.zones
         where = self._where(resource_group)
         if resource_group:
-            found = self.session.call(f"listing the DNS zones of {where}",
-                                      lambda: list(zones.list_by_resource_group(resource_group)), permission=_READ_PERMISSION)
+            found = self._call(f"listing the DNS zones of {where}",
+                               lambda **hook: list(zones.list_by_resource_group(resource_group, **hook)),
+                               permission=_READ_PERMISSION)
         else:
-            found = self.session.call(f"listing the DNS zones of {where}", lambda: list(zones.list()),
-                                      permission=_READ_PERMISSION)
+            found = self._call(f"listing the DNS zones of {where}", lambda **hook: list(zones.list(**hook)),
+                               permission=_READ_PERMISSION)
         return [_checked_zone(item, where) for item in found]
 
     def _get_zone(self, zone: str, resource_group: str) -> Any:
         """The zone when both zone and resource group are known: one GET, no listing."""
         where = self._where(resource_group)
         try:
-            found = self.session.call(f"reading the DNS zone {zone} in {where}", self.client.zones.get,
+            found = self._call(f"reading the DNS zone {zone} in {where}", self.client.zones.get,
                                       resource_group, zone, permission=_READ_PERMISSION)
         except AzureError as exc:
             if _status(exc) == 404:
@@ -207,7 +224,7 @@ class AzureDnsProvider:
         group, zone, name = self._locate(fqdn)
         description = f"reading the {rtype} record set {name} in zone {zone}"
         try:
-            return self.session.call(description, self.client.record_sets.get, group, zone, name, rtype,
+            return self._call(description, self.client.record_sets.get, group, zone, name, rtype,
                                      permission=_READ_PERMISSION)
         except AzureError as exc:
             if _status(exc) == 404:
@@ -249,7 +266,7 @@ class AzureDnsProvider:
         _group, zone, name = self._locate(fqdn)
         description = f"{action} the {rtype} record set {name} in zone {zone}"
         try:
-            return self.session.call(description, fn, *args, permission=permission, **kwargs)
+            return self._call(description, fn, *args, permission=permission, **kwargs)
         except AzureError as exc:
             if _status(exc) == 412:
                 raise RaceError(f"Azure DNS refused {action} {normalize_name(fqdn)}: it changed since it was read (412)") from exc

@@ -74,11 +74,11 @@ def split_host_port(value: str, default_port: int = DNS_PORT) -> tuple[str, int]
         host, port_text = text, None
     else:
         host, port_text = text, None
-    if ":" not in host and not is_address(host):
+    if not is_address(host):
         from ._dns_core import check_dns_name  # pylint: disable=import-outside-toplevel
 
         try:
-            check_dns_name(host, "name server")
+            host = check_dns_name(host if host == host.strip() else "-", "name server")
         except DnsError:
             raise DnsError(f"the name server {shown!r} is not a host name or an IP address: use 'host' or 'host:port'") from None
     if port_text is None:
