@@ -23,7 +23,7 @@ demo: venv collection
 	@$(MAKE) --no-print-directory system-deps || echo "demo: BIND 9 is not available, the demo runs without the DNS wait"
 	$(BIN)/python demo/run.py
 
-test: venv collection system-deps units integration sanity lint changelog-lint docs-check build molecule
+test: system-deps venv collection units integration sanity lint changelog-lint docs-check build molecule
 	@echo "make test: all checks passed"
 
 venv: $(VENV)/.installed
@@ -39,13 +39,16 @@ collection:
 	@mkdir -p $(dir $(LINK))
 	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
 
-# Programs from the distribution that the tests run for real: BIND 9 (RFC 2136, propagation)
-# and the openssl CLI (an oracle independent of our own code).
+# Programs from the distribution that the tests run for real: BIND 9 (RFC 2136, propagation),
+# the openssl CLI (an oracle independent of our own code) and an MIT Kerberos KDC (GSS-TSIG);
+# libkrb5-dev lets pip build the gssapi wheel.
 system-deps:
-	@if ! command -v named >/dev/null || ! command -v openssl >/dev/null; then \
+	@if ! command -v named >/dev/null || ! command -v openssl >/dev/null || ! command -v krb5kdc >/dev/null \
+	    || ! command -v krb5-config >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils openssl >/dev/null; \
-	  else echo "install BIND 9 (named) and openssl, e.g. sudo apt-get install bind9 bind9-utils openssl"; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils openssl \
+	      krb5-kdc krb5-admin-server krb5-user libkrb5-dev >/dev/null; \
+	  else echo "install BIND 9, openssl and MIT Kerberos, e.g. sudo apt-get install bind9 bind9-utils openssl krb5-kdc krb5-admin-server krb5-user libkrb5-dev"; exit 1; fi; \
 	fi
 
 units: venv collection

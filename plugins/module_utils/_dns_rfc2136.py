@@ -119,6 +119,13 @@ class Rfc2136Provider:
         self.port = check_port(options.port)
         self.key_name = check_dns_name(options.key_name, "key_name") if options.key_name else None
         self.server = _server_host(options.server)
+        if algorithm == GSS_TSIG:
+            if is_address(self.server):
+                raise DnsError(f"key_algorithm=gss-tsig needs server as the DNS server's host name, not the address "
+                               f"{self.server}: its Kerberos service principal is DNS/<host name>")
+            from ._dns_gss import require_gssapi  # pylint: disable=import-outside-toplevel
+
+            require_gssapi()  # a missing optional package fails before any query
         self.where = f"{self.server}:{self.port}" if ":" not in self.server else f"[{self.server}]:{self.port}"
         self._zone = check_dns_name(options.zone, "zone") if options.zone else None
         self._address: Optional[tuple[str, int]] = None

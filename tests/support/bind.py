@@ -77,12 +77,18 @@ def _zone_file(zone: str, host: str) -> str:
     )
 
 
-def _config(directory: str, host: str, port: int, secret: str, zones: tuple[str, ...]) -> str:
+def _config(directory: str, host: str, port: int, secret: str, zones: tuple[str, ...],
+            tkey_keytab: str | None = None, kerberos_grants: tuple[str, ...] = ()) -> str:
+    if kerberos_grants:  # update-policy replaces allow-update: the TSIG key and each Kerberos principal may update
+        grants = "".join(f" grant {principal} zonesub ANY;" for principal in kerberos_grants)
+        policy = f'update-policy {{ grant {KEY_NAME} zonesub ANY;{grants} }};'
+    else:
+        policy = f'allow-update {{ key "{KEY_NAME}"; }};'
     zone_blocks = "".join(
-        f'zone "{zone}" {{ type primary; file "{os.path.join(directory, zone + ".db")}"; '
-        f'allow-update {{ key "{KEY_NAME}"; }}; }};\n'
+        f'zone "{zone}" {{ type primary; file "{os.path.join(directory, zone + ".db")}"; {policy} }};\n'
         for zone in zones
     )
+    gss = f'  tkey-gssapi-keytab "{tkey_keytab}";\n' if tkey_keytab else ""
     return (
         "options {\n"
         f'  directory "{directory}";\n'
@@ -95,6 +101,7 @@ def _config(directory: str, host: str, port: int, secret: str, zones: tuple[str,
         "  allow-query { any; };\n"
         "  dnssec-validation no;\n"
         "  notify no;\n"
+        + gss +
         "};\n"
         "controls { };\n"
         f'key "{KEY_NAME}" {{ algorithm {KEY_ALGORITHM}; secret "{secret}"; }};\n'
@@ -120,8 +127,14 @@ def _answers_soa(host: str, port: int, zone: str) -> bool:
 
 @contextlib.contextmanager
 def running_named(zones: tuple[str, ...] = DEFAULT_ZONES, host: str = "127.0.0.1",
-                  timeout: float = 10.0) -> Iterator[BindServer]:
-    """Start ``named`` for ``zones``, wait until it answers SOA, yield it, stop it."""
+                  timeout: float = 10.0, tkey_keytab: str | None = None, kerberos_grants: tuple[str, ...] = (),
+                  env: dict[str, str] | None = None) -> Iterator[BindServer]:
+    """Start ``named`` for ``zones``, wait until it answers SOA, yield it, stop it.
+
+    ``tkey_keytab`` turns on GSS-TSIG (``tkey-gssapi-keytab``: the keytab of ``DNS/<host>``);
+    ``kerberos_grants`` are the principals (``name@REALM``) the zones' ``update-policy`` lets update;
+    ``env`` adds environment variables (``KRB5_CONFIG`` of a test realm).
+    """
     if not os.path.exists(NAMED):
         raise RuntimeError("BIND 9 'named' is not installed: run 'make system-deps' (apt-get install bind9 bind9-utils)")
     directory = tempfile.mkdtemp(prefix="cmg-bind-")
@@ -132,13 +145,13 @@ def running_named(zones: tuple[str, ...] = DEFAULT_ZONES, host: str = "127.0.0.1
             handle.write(_zone_file(zone, host))
     config = os.path.join(directory, "named.conf")
     with open(config, "w", encoding="utf-8") as handle:
-        handle.write(_config(directory, host, port, secret, zones))
+        handle.write(_config(directory, host, port, secret, zones, tkey_keytab, kerberos_grants))
     with open(os.path.join(directory, "named.log"), "w", encoding="utf-8"):
         pass
     stderr = open(os.path.join(directory, "named.stderr"), "wb")  # pylint: disable=consider-using-with
     process = subprocess.Popen(  # pylint: disable=consider-using-with
         [NAMED, "-f", "-4", "-n", "1", "-c", config], stdout=stderr, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=True, env={**os.environ, **(env or {})},
     )
     server = BindServer(host, port, KEY_NAME, secret, tuple(zones), directory, process)
     try:
