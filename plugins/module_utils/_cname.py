@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from ._dns_core import Outcome, Plan, RecordSet, check_timeout, converge, normalize_name, others_error, provider_class
-from ._dns_resolve import NameServer, wait_for_cname
+from ._dns_resolve import NameServer, wait_for_cname, wait_for_resolvers
 from ._errors import CmgError, DnsError, NamingError
 from ._naming import deployment_name, normalize_fqdn, relative_record_name
 
@@ -39,6 +39,7 @@ class CnameRequest:
     wait: bool = True
     wait_timeout: float = 300.0
     check_mode: bool = False
+    resolvers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,20 +159,31 @@ def ensure_cname(provider: Any, fqdn: str, request: CnameRequest, target: Option
         "diff": {"before": _view(outcome.before, fqdn), "after": _view(outcome.after, fqdn)},
         "propagation": [],
         "propagation_skip_reason": _skip_reason(request),
+        "resolution": [],
     }
     if result["propagation_skip_reason"] is None:
+        expected = normalize_name(outcome.after.value)
         try:
-            result["propagation"] = _propagation(fqdn, normalize_name(outcome.after.value),
-                                                 servers or (lambda: provider.nameservers(fqdn)),
+            result["propagation"] = _propagation(fqdn, expected, servers or (lambda: provider.nameservers(fqdn)),
                                                  request.wait_timeout, waiting)
+            if request.resolvers:
+                result["resolution"] = _resolution(fqdn, expected, request, waiting)
         except CmgError as exc:
-            timed_out = "propagation" in exc.details
             details = dict(exc.details)
-            if not timed_out:
+            if "propagation" not in details and "resolution" not in details:
                 details["propagation_skip_reason"] = f"the zone's name servers could not be found: {exc.message}"
+            details.setdefault("propagation", result["propagation"])
             details.update(changed=result["changed"], record=result["record"], diff=result["diff"])
             raise DnsError(exc.message, **details) from exc
     return result
+
+
+def _resolution(fqdn: str, expected: Optional[str], request: CnameRequest, waiting: Waiting) -> list[dict[str, Any]]:
+    """After the authoritative servers agree: the recursive resolvers, with the same wait and timeout."""
+    from ._dns_resolve import servers_from_option  # pylint: disable=import-outside-toplevel
+
+    return wait_for_resolvers(fqdn, expected, servers_from_option(request.resolvers), request.wait_timeout,
+                              clock=waiting.clock, sleep=waiting.sleep)
 
 
 def _skip_reason(request: CnameRequest) -> Optional[str]:
@@ -203,7 +215,7 @@ def _request(params: Mapping[str, Any], check_mode: bool) -> CnameRequest:
         service_name=params["service_name"], state=params.get("state") or "present", ttl=_ttl(_given(params, "ttl", 3600)),
         metadata=dict(params.get("metadata") or {}), on_conflict=params.get("on_conflict") or "fail",
         wait=bool(_given(params, "wait", True)), wait_timeout=check_timeout(_given(params, "wait_timeout", 300)),
-        check_mode=check_mode,
+        check_mode=check_mode, resolvers=tuple(params.get("resolvers") or ()),
     )
 
 
@@ -239,6 +251,7 @@ def run_cname(params: Mapping[str, Any], check_mode: bool = False, environ: Any 
     name = params.get("provider") or DEFAULT_PROVIDER
     check_provider_params(name, params)
     servers = _propagation_servers(params.get("nameservers"))
+    _propagation_servers(list(request.resolvers))  # the resolvers' syntax too, before any traffic
     with provider_class(name).from_params(params, environ, **provider_kwargs) as provider:
         target = wanted_target(params.get("target"), fqdn, params.get("region"), _naming_cloud(provider, params, environ))
         result = ensure_cname(provider, fqdn, request, target, servers, waiting)

@@ -14,7 +14,7 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from ._dns_core import normalize_name
 from ._errors import DnsError, MissingDependencyError
@@ -96,11 +96,12 @@ def is_address(host: str) -> bool:
     return True
 
 
-def query(server: tuple[str, int], qname: str, rdtype: str, timeout: float, tcp: bool = False):
-    """One non-recursive query to ``server``; returns the dnspython response (raises on network errors)."""
+def query(server: tuple[str, int], qname: str, rdtype: str, timeout: float, tcp: bool = False, recursive: bool = False):
+    """One query to ``server`` (non-recursive unless ``recursive``); the dnspython response (raises on network errors)."""
     dns = dns_modules()
     message = dns.message.make_query(qname, rdtype)
-    message.flags &= ~dns.flags.RD
+    if not recursive:
+        message.flags &= ~dns.flags.RD
     if tcp:
         return dns.query.tcp(message, server[0], port=server[1], timeout=timeout)
     response = dns.query.udp(message, server[0], port=server[1], timeout=timeout)
@@ -181,22 +182,34 @@ def zone_nameservers(zone: str, via: tuple[str, int], port: int = DNS_PORT, time
     return servers_from_names(names, port, via, timeout)
 
 
-def answered_target(server: NameServer, fqdn: str, timeout: float) -> str:
-    """What ``server`` answers for the CNAME at ``fqdn``: the target, or a short description."""
+def _cname_answer(response: Any, fqdn: str) -> tuple[str, int | None, bool]:
+    """(answer, seconds it may stay cached, negative) from a response to ``fqdn CNAME``."""
     dns = dns_modules()
-    try:
-        response = query((server.address, server.port), fqdn, "CNAME", timeout)
-    except dns.exception.Timeout:
-        return "no answer (timeout)"
-    except (OSError, dns.exception.DNSException) as exc:
-        return f"error ({exc})"
+    soa_ttl = next((min(rrset.ttl, rrset[0].minimum) for rrset in response.authority
+                    if rrset.rdtype == dns.rdatatype.SOA and len(rrset)), None)
     rcode = response.rcode()
     if rcode != dns.rcode.NOERROR:
-        return dns.rcode.to_text(rcode)
+        return dns.rcode.to_text(rcode), soa_ttl if rcode == dns.rcode.NXDOMAIN else None, rcode == dns.rcode.NXDOMAIN
     for rrset in response.answer:
         if rrset.rdtype == dns.rdatatype.CNAME and normalize_name(rrset.name.to_text()) == normalize_name(fqdn):
-            return normalize_name(rrset[0].target.to_text())
-    return "no CNAME"
+            return normalize_name(rrset[0].target.to_text()), rrset.ttl, False
+    return "no CNAME", soa_ttl, True
+
+
+def answered_target(server: NameServer, fqdn: str, timeout: float) -> str:
+    """What ``server`` answers for the CNAME at ``fqdn``: the target, or a short description."""
+    return _ask(server, fqdn, timeout, recursive=False)[0]
+
+
+def _ask(server: NameServer, fqdn: str, timeout: float, recursive: bool) -> tuple[str, int | None, bool]:
+    dns = dns_modules()
+    try:
+        response = query((server.address, server.port), fqdn, "CNAME", timeout, recursive=recursive)
+    except dns.exception.Timeout:
+        return "no answer (timeout)", None, False
+    except (OSError, dns.exception.DNSException) as exc:
+        return f"error ({exc})", None, False
+    return _cname_answer(response, fqdn)
 
 
 def _matches(answer: str, target: str | None) -> bool:
@@ -205,32 +218,76 @@ def _matches(answer: str, target: str | None) -> bool:
     return answer == normalize_name(target)
 
 
-def wait_for_cname(fqdn: str, target: str | None, servers: list[NameServer], timeout: float,
-                   interval: float = 0.5, clock: Callable[[], float] = time.monotonic,
-                   sleep: Callable[[float], None] = time.sleep) -> list[dict[str, object]]:
-    """Query every server until each answers ``fqdn CNAME target`` (``target`` None: no CNAME).
-
-    Returns one ``{server, answer, ok}`` per server; raises DnsError on timeout listing what each
-    server still answers.
-    """
+def _poll(servers: list[NameServer], ask: Callable[[NameServer], tuple[str, int | None, bool]], target: str | None,
+          timeout: float, interval: float, clock: Callable[[], float], sleep: Callable[[float], None],
+          ) -> tuple[list[dict[str, Any]], dict[NameServer, tuple[str, int | None, bool]]]:
+    """Ask every server until each answers ``target`` or the deadline passes: (results, pending answers)."""
     deadline = clock() + timeout
     done: dict[NameServer, str] = {}
-    pending: dict[NameServer, str] = {}
+    pending: dict[NameServer, tuple[str, int | None, bool]] = {}
     while True:
         for server in [item for item in servers if item not in done]:
-            answer = answered_target(server, fqdn, min(2.0, max(timeout, 0.2)))
-            if _matches(answer, target):
-                done[server] = answer
+            answer = ask(server)
+            if _matches(answer[0], target):
+                done[server] = answer[0]
                 pending.pop(server, None)
             else:
                 pending[server] = answer
         if not pending or clock() >= deadline:
             break
         sleep(min(interval, max(0.0, deadline - clock())))
-    results = [{"server": server.label, "answer": done.get(server, pending.get(server)), "ok": server in done}
-               for server in servers]
+    results = [{"server": server.label, "answer": done[server] if server in done else pending[server][0],
+                "ok": server in done} for server in servers]
+    return results, pending
+
+
+def wait_for_cname(fqdn: str, target: str | None, servers: list[NameServer], timeout: float,
+                   interval: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> list[dict[str, object]]:
+    """Query every server (non-recursive) until each answers ``fqdn CNAME target`` (``target`` None: no CNAME).
+
+    Returns one ``{server, answer, ok}`` per server; raises DnsError on timeout listing what each
+    server still answers.
+    """
+    per_query = min(2.0, max(timeout, 0.2))
+    results, pending = _poll(servers, lambda server: _ask(server, fqdn, per_query, False), target, timeout, interval,
+                             clock, sleep)
     if pending:
         wanted = f"CNAME {normalize_name(target)}" if target else "no CNAME"
-        still = "; ".join(f"{server.label} answers {answer}" for server, answer in pending.items())
+        still = "; ".join(f"{server.label} answers {answer[0]}" for server, answer in pending.items())
         raise DnsError(f"{fqdn} did not propagate within {timeout:g}s (wanted {wanted}): {still}", propagation=results)
     return results
+
+
+def wait_for_resolvers(fqdn: str, target: str | None, resolvers: list[NameServer], timeout: float,
+                       interval: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                       sleep: Callable[[float], None] = time.sleep) -> list[dict[str, object]]:
+    """Ask recursive resolvers (RD set) until each answers ``fqdn CNAME target``, like :func:`wait_for_cname`.
+
+    A resolver that still holds an old answer is reported with how long it may keep it: the TTL
+    left on the old CNAME, or for a cached "no such name" the negative-caching time (the zone's SOA
+    minimum, RFC 2308). Each result is ``{resolver, answer, ok, cached_for, negative}``.
+    """
+    per_query = min(5.0, max(timeout, 0.5))
+    results, pending = _poll(resolvers, lambda server: _ask(server, fqdn, per_query, True), target, timeout, interval,
+                             clock, sleep)
+    answers = {server.label: pending.get(server) for server in resolvers}
+    resolution = []
+    for entry in results:
+        held = answers.get(str(entry["server"]))
+        resolution.append({"resolver": entry["server"], "answer": entry["answer"], "ok": entry["ok"],
+                           "cached_for": held[1] if held else None, "negative": bool(held and held[2])})
+    if pending:
+        wanted = f"CNAME {normalize_name(target)}" if target else "no CNAME"
+        still = "; ".join(_stale(server.label, answer) for server, answer in pending.items())
+        raise DnsError(f"{fqdn} does not resolve as wanted through the resolvers within {timeout:g}s (wanted {wanted}): "
+                       f"{still}", resolution=resolution)
+    return resolution
+
+
+def _stale(label: str, answer: tuple[str, int | None, bool]) -> str:
+    text, ttl, negative = answer
+    if ttl is None:
+        return f"{label} answers {text}"
+    why = "negative caching: the zone's SOA minimum" if negative else "the old record's TTL"
+    return f"{label} still holds the old answer {text} for up to {ttl} s ({why})"

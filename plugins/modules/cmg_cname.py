@@ -156,6 +156,17 @@ options:
       - The servers to query for propagation instead of the zone's NS records, each V(host) or V(host:port).
     type: list
     elements: str
+  resolvers:
+    description:
+      - Recursive resolvers to ask after the authoritative servers agree, each V(host) or V(host:port), for example
+        V(1.1.1.1) and V(8.8.8.8) for public resolution, or the internal DNS servers clients use.
+      - Each must answer the CNAME with the wanted target (with O(state=absent), no CNAME) within O(wait_timeout);
+        otherwise the task fails and says which resolver still holds an old answer and for how long it may keep it
+        (the old record's TTL, or for a cached "no such name" the zone's SOA minimum, RFC 2308 negative caching).
+      - Only with O(wait=true), and not in check mode. Default - none.
+    type: list
+    elements: str
+    default: []
 notes:
   - Check mode reads the record and reports what would change, and writes nothing.
   - Diff mode shows the record set before and after.
@@ -277,6 +288,34 @@ propagation:
       description: Whether the answer is the wanted one.
       type: bool
   sample: [{"server": "ns1-01.azure-dns.com (150.171.10.1)", "answer": "granitefalls.westus.cloudapp.azure.com", "ok": true}]
+propagation_skip_reason:
+  description: Why the propagation wait did not run (null when it ran) - V(wait is false), check mode, or the zone's
+    name servers could not be found after the record was written.
+  returned: always, and on failures after a write
+  type: str
+  sample: wait is false
+resolution:
+  description: What each recursive resolver of O(resolvers) answered (empty without O(resolvers)).
+  returned: success, and on a resolver timeout
+  type: list
+  elements: dict
+  contains:
+    resolver:
+      description: The resolver, as C(address) or C(address:port).
+      type: str
+    answer:
+      description: The CNAME target it answered, or C(NXDOMAIN), C(no CNAME), C(SERVFAIL), C(no answer (timeout)).
+      type: str
+    ok:
+      description: Whether the answer is the wanted one.
+      type: bool
+    cached_for:
+      description: For a resolver that still holds an old answer, the seconds it may keep it (its TTL); else null.
+      type: int
+    negative:
+      description: Whether the old answer is a cached "no such name" or "no CNAME" (negative caching, the SOA minimum).
+      type: bool
+  sample: [{"resolver": "1.1.1.1", "answer": "NXDOMAIN", "ok": false, "cached_for": 3600, "negative": true}]
 auth_source_used:
   description: Where the Azure credentials came from (O(provider=azure_dns) only).
   returned: success with O(provider=azure_dns)
@@ -317,6 +356,7 @@ def argument_spec() -> dict:
         wait={"type": "bool", "default": True},
         wait_timeout={"type": "int", "default": 300},
         nameservers={"type": "list", "elements": "str"},
+        resolvers={"type": "list", "elements": "str", "default": []},
     )
     return spec
 
