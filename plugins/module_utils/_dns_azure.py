@@ -173,7 +173,7 @@ class AzureDnsProvider:
         where = self._where(resource_group)
         try:
             found = self._call(f"reading the DNS zone {zone} in {where}", self.client.zones.get,
-                                      resource_group, zone, permission=_READ_PERMISSION)
+                               resource_group, zone, permission=_READ_PERMISSION)
         except AzureError as exc:
             if _status(exc) == 404:
                 raise _zone_not_found(f"the DNS zone {zone} was not found in {where}") from exc
@@ -225,7 +225,7 @@ class AzureDnsProvider:
         description = f"reading the {rtype} record set {name} in zone {zone}"
         try:
             return self._call(description, self.client.record_sets.get, group, zone, name, rtype,
-                                     permission=_READ_PERMISSION)
+                              permission=_READ_PERMISSION)
         except AzureError as exc:
             if _status(exc) == 404:
                 return None

@@ -24,6 +24,7 @@ The API a caller uses (``_cname`` for the CNAME; an ACME DNS-01 step for ``_acme
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar, Mapping, Optional, Protocol
@@ -90,7 +91,7 @@ def check_timeout(value: Any, what: str = "wait_timeout") -> float:
         seconds = float(value)
     except (TypeError, ValueError):
         raise DnsError(f"{what} must be a number of seconds, not {str(value)[:40]!r}") from None
-    if seconds != seconds or seconds < 0 or seconds > 86400:  # NaN, negative, or more than a day
+    if math.isnan(seconds) or seconds < 0 or seconds > 86400:  # NaN, negative, or more than a day
         raise DnsError(f"{what} must be between 0 and 86400 seconds, not {value}")
     return seconds
 

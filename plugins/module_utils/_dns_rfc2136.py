@@ -135,8 +135,8 @@ class Rfc2136Provider:
     def from_params(cls, params: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None,
                     timeout: float = 10.0) -> "Rfc2136Provider":
         """The provider from the module's options (no network work)."""
-        return cls(Rfc2136Options(timeout=timeout, 
-            server=params.get("server") or "", port=_given(params, "port", DNS_PORT),
+        return cls(Rfc2136Options(
+            timeout=timeout, server=params.get("server") or "", port=_given(params, "port", DNS_PORT),
             key_name=params.get("key_name"), key_secret=params.get("key_secret"),
             key_algorithm=_given(params, "key_algorithm", "hmac-sha256"), protocol=_given(params, "protocol", "tcp"),
             zone=params.get("zone"), keytab=params.get("keytab"), principal=params.get("principal")))

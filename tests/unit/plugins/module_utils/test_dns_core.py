@@ -109,8 +109,8 @@ def test_txt_record_set_on_bind(bind: BindServer) -> None:
     provider = provider_class("rfc2136").from_params({"server": bind.host, "port": bind.port, "key_name": bind.key_name,
                                                       "key_secret": bind.key_secret})
     outcomes = _txt_cycle(provider, "_acme-challenge.granitefalls.contoso.test")
-    assert [(o.action, o.changed) for o in outcomes] == [("create", True), (None, False), ("replace", True),
-                                                          ("delete", True)]
+    assert [(o.action, o.changed) for o in outcomes] == [
+        ("create", True), (None, False), ("replace", True), ("delete", True)]
 
 
 def test_txt_record_set_in_azure(azure_sandbox: AzureSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,8 +119,8 @@ def test_txt_record_set_in_azure(azure_sandbox: AzureSandbox, monkeypatch: pytes
     sandbox_dns.add_zone(azure_sandbox, "contoso.com")
     with provider_class("azure_dns").from_params({}) as provider:
         outcomes = _txt_cycle(provider, "_acme-challenge.granitefalls.contoso.com")
-    assert [(o.action, o.changed) for o in outcomes] == [("create", True), (None, False), ("replace", True),
-                                                          ("delete", True)]
+    assert [(o.action, o.changed) for o in outcomes] == [
+        ("create", True), (None, False), ("replace", True), ("delete", True)]
     writes = [(r.method, r.path.rsplit("/", 2)[-2:], r.headers.get("if-none-match"), bool(r.headers.get("if-match")))
               for r in azure_sandbox.writes()]
     assert writes == [("PUT", ["TXT", "_acme-challenge.granitefalls"], "*", False),
