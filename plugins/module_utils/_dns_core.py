@@ -238,7 +238,12 @@ def register(cls: type) -> type:
 
 
 def provider_class(name: str) -> type:
-    """The registered provider class called ``name``; an unknown name is one line listing the known ones."""
+    """The registered provider class called ``name``; an unknown name is one line listing the known ones.
+
+    Providers register when imported: callers import ``_dns_providers`` first (this module cannot).
+    """
+    if not REGISTRY:
+        raise RuntimeError("no DNS provider is registered: import _dns_providers before provider_class()")
     try:
         return REGISTRY[name]
     except KeyError:

@@ -256,3 +256,76 @@ def test_html_after_write_is_one_line_and_changed(sb: AzureSandbox, wire: WireFa
     assert "\n" not in str(caught.value)
     assert caught.value.details["changed"] is True
     assert _stored_target(sb) == TARGET
+
+
+class _LosingProxy:
+    """A TCP proxy in front of BIND: relays DNS messages, but drops (resets) the answer to the first UPDATE."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.dropped = 0
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _address = self.listener.accept()
+            except OSError:
+                return
+            with client, socket.create_connection(self.upstream, timeout=5) as upstream:
+                try:
+                    length = struct.unpack("!H", _read(client, 2))[0]
+                    message = _read(client, length)
+                except OSError:
+                    continue
+                upstream.sendall(struct.pack("!H", length) + message)
+                answer_length = struct.unpack("!H", _read(upstream, 2))[0]
+                answer = _read(upstream, answer_length)
+                if (message[2] >> 3) & 0xF == 5 and not self.dropped:  # opcode UPDATE: BIND applied it, the answer is lost
+                    self.dropped += 1
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    continue
+                client.sendall(struct.pack("!H", answer_length) + answer)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise OSError("closed")
+        data += chunk
+    return data
+
+
+def test_rfc2136_update_applied_but_answer_lost_reports_changed() -> None:
+    """10.7 for RFC 2136: the update reached BIND and was applied, its answer was lost: the failure says changed,
+    and a re-run converges without a write."""
+    from ansible_collections.configmgr.cmg.plugins.module_utils._dns_resolve import (  # pylint: disable=import-outside-toplevel
+        NameServer, answered_target)
+    from tests.support.bind import running_named  # pylint: disable=import-outside-toplevel
+
+    with running_named(("contoso.test",)) as bind:
+        proxy = _LosingProxy((bind.host, bind.port))
+        params = {"service_name": "lost.contoso.test", "target": TARGET, "provider": "rfc2136", "server": bind.host,
+                  "port": proxy.port, "zone": "contoso.test", "key_name": bind.key_name, "key_secret": bind.key_secret,
+                  "wait": False}
+        try:
+            with pytest.raises(CmgError) as caught:
+                run_cname(params)
+            again = run_cname(params)
+        finally:
+            proxy.close()
+        target = answered_target(NameServer(bind.host, bind.host, bind.port), "lost.contoso.test", 2)
+    assert proxy.dropped == 1
+    assert caught.value.details.get("changed") is True, (str(caught.value), caught.value.details)
+    assert "\n" not in str(caught.value)
+    assert target == TARGET
+    assert again["changed"] is False

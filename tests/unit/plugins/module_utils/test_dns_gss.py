@@ -139,3 +139,16 @@ def test_missing_gssapi_is_the_missing_library_message(monkeypatch: pytest.Monke
         run_cname({"service_name": "a.contoso.test", "target": TARGET, "provider": "rfc2136", "server": "localhost",
                    "port": 1, "zone": "contoso.test", "key_algorithm": "gss-tsig", "wait": False})
     assert caught.value.package == "gssapi"
+
+
+def test_gss_tsig_through_the_module(bind: BindServer, kdc: KdcServer) -> None:
+    """The module's argument spec takes gss-tsig, keytab and principal; the result is the same as through Python."""
+    from tests.support.ansible import run_task  # pylint: disable=import-outside-toplevel
+
+    args = _params(bind, kdc, "module.contoso.test")
+    first = run_task("cmg_cname", args, env=kdc.env())
+    assert first.rc == 0, first.stdout + first.stderr
+    assert (first.result["changed"], first.result["record"]["target"]) == (True, TARGET)
+    again = run_task("cmg_cname", args, env=kdc.env())
+    assert again.result["changed"] is False
+    assert _answer(bind, "module.contoso.test") == TARGET
