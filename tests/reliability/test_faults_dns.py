@@ -329,3 +329,18 @@ def test_rfc2136_update_applied_but_answer_lost_reports_changed() -> None:
     assert "\n" not in str(caught.value)
     assert target == TARGET
     assert again["changed"] is False
+
+
+@pytest.mark.parametrize("zone, expected", [
+    ({"name": "contoso.com", "id": "not-an-arm-id", "properties": {"nameServers": []}}, "with a malformed resource id"),
+    ({"name": "contoso..com", "id": f"{SUB}/resourceGroups/rg-dns/providers/Microsoft.Network/dnszones/x"},
+     "whose name is not a DNS name"),
+    ({"id": f"{SUB}/resourceGroups/rg-dns/providers/Microsoft.Network/dnszones/x"}, "without a name"),
+])
+def test_malformed_zone_listing_is_one_line(sb: AzureSandbox, zone: dict, expected: str) -> None:
+    """10.5: a zone list whose ids or names are malformed is one line, nothing is written."""
+    sb.fault("GET", re.escape(f"{SUB}/providers/Microsoft.Network/dnszones"), 200, body={"value": [zone]})
+    with pytest.raises(CmgError) as caught:
+        _run()
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
+    assert sb.writes() == []
