@@ -27,7 +27,7 @@ demo: venv collection
 demo-acme: venv collection system-deps
 	$(BIN)/python demo/acme.py
 
-test: venv collection system-deps units integration reliability sanity lint changelog-lint docs-check build molecule
+test: system-deps venv collection units integration reliability sanity lint changelog-lint docs-check build molecule
 	@echo "make test: all checks passed"
 
 venv: $(VENV)/.installed
@@ -43,13 +43,16 @@ collection:
 	@mkdir -p $(dir $(LINK))
 	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
 
-# Programs from the distribution that the tests run for real: BIND 9 (RFC 2136, propagation)
-# the openssl CLI (an oracle independent of our own code) and Pebble (the ACME test CA).
+# Programs from the distribution that the tests run for real: BIND 9 (RFC 2136, propagation),
+# the openssl CLI (an oracle independent of our own code), Pebble (the ACME test CA) and an MIT
+# Kerberos KDC (GSS-TSIG); libkrb5-dev lets pip build the gssapi wheel.
 system-deps:
-	@if ! command -v named >/dev/null || ! command -v openssl >/dev/null || ! command -v pebble >/dev/null; then \
+	@if ! command -v named >/dev/null || ! command -v openssl >/dev/null || ! command -v pebble >/dev/null \
+	    || ! command -v krb5kdc >/dev/null || ! command -v krb5-config >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils openssl pebble >/dev/null; \
-	  else echo "install BIND 9 (named), openssl and pebble, e.g. sudo apt-get install bind9 bind9-utils openssl pebble"; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils openssl pebble \
+	      krb5-kdc krb5-admin-server krb5-user libkrb5-dev >/dev/null; \
+	  else echo "install BIND 9, openssl, pebble and MIT Kerberos, e.g. sudo apt-get install bind9 bind9-utils openssl pebble krb5-kdc krb5-admin-server krb5-user libkrb5-dev"; exit 1; fi; \
 	fi
 
 units: venv collection

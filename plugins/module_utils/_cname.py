@@ -2,72 +2,28 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The CMG service-name CNAME, independent of where the zone lives.
 
-A provider (Azure DNS in ``_dns_azure``, an RFC 2136 server in ``_dns_rfc2136``) reads the name
-and writes conditionally; this module decides what to do: compare with the wanted state, respect
-``on_conflict``, refuse other record types at the name, retry once when a conditional write loses a
-race, honour check mode, build the diff and the result, and wait for propagation.
+Providers (``_dns_azure``, ``_dns_rfc2136``, registered in ``_dns_core``) read and write record
+sets conditionally; this module decides through the core (``_dns_core.converge``): compare with the
+wanted state, respect ``on_conflict``, refuse other record types at the name, honour check mode,
+build the diff and the result, and wait for propagation. It imports no provider file directly.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Mapping, Optional
 
-from ._dns_resolve import NameServer, normalize_name, wait_for_cname
-from ._errors import DnsError, NamingError
+from ._dns_core import Outcome, Plan, RecordSet, check_timeout, converge, normalize_name, others_error, provider_class
+from ._dns_resolve import NameServer, wait_for_cname, wait_for_resolvers
+from ._errors import CmgError, DnsError, NamingError
 from ._naming import deployment_name, normalize_fqdn, relative_record_name
 
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "configmgr.cmg.cmg_cname"
 ON_CONFLICT = ("fail", "replace")
-
-
-class RaceError(DnsError):
-    """A conditional write failed because the record changed after it was read."""
-
-
-@dataclass
-class RecordState:
-    """What the name holds now: its CNAME (``target`` None when there is none) and other record types."""
-
-    target: Optional[str] = None
-    ttl: Optional[int] = None
-    etag: Optional[str] = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    others: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Desired:
-    """The record set to write."""
-
-    target: str
-    ttl: int
-    metadata: dict[str, str]
-
-
-class Provider(Protocol):
-    """Where the zone lives. Writes are conditional and raise RaceError when the record changed."""
-
-    name: str
-    zone: str
-    record_name: str
-    supports_metadata: bool
-
-    def read(self, others: bool = True) -> RecordState:
-        """The current state of the name; ``others=False``: other record types are not needed."""
-
-    def create(self, desired: Desired) -> RecordState:
-        """Create the CNAME; only if the name holds nothing."""
-
-    def replace(self, current: RecordState, desired: Desired) -> RecordState:
-        """Overwrite the CNAME; only if it still is ``current``."""
-
-    def delete(self, current: RecordState) -> None:
-        """Delete the CNAME; only if it still is ``current``."""
-
-    def nameservers(self) -> list[NameServer]:
-        """The zone's authoritative name servers."""
+STATES = ("present", "absent")
+MAX_TTL = 2147483647
 
 
 @dataclass(frozen=True)
@@ -83,6 +39,15 @@ class CnameRequest:
     wait: bool = True
     wait_timeout: float = 300.0
     check_mode: bool = False
+    resolvers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How waits measure time and pause: injected by tests (no wall clock in tests)."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
 
 def wanted_target(target: Optional[str], service: str, region: Optional[str] = None,
@@ -108,7 +73,7 @@ def _same(left: Optional[str], right: Optional[str]) -> bool:
     return normalize_name(left) == normalize_name(right)
 
 
-def _metadata(provider: Provider, request: CnameRequest, current: RecordState) -> dict[str, str]:
+def _metadata(provider: Any, request: CnameRequest, current: RecordSet) -> dict[str, str]:
     if not provider.supports_metadata:
         return {}
     merged = dict(current.metadata)
@@ -117,187 +82,178 @@ def _metadata(provider: Provider, request: CnameRequest, current: RecordState) -
     return merged
 
 
-def _up_to_date(current: RecordState, desired: Desired) -> bool:
-    return (_same(current.target, desired.target) and current.ttl == desired.ttl
-            and all(current.metadata.get(key) == value for key, value in desired.metadata.items()))
-
-
-def _others_error(fqdn: str, others: list[str]) -> DnsError:
-    named = ", ".join(sorted(others)) or "another record set"
-    return DnsError(f"{fqdn} already has {named} record(s): a CNAME cannot coexist with other "
-                    "records and this module never deletes them; remove them or choose another name",
-                    other_records=sorted(others))
-
-
-def _view(state: RecordState, fqdn: str) -> dict[str, Any]:
-    if state.target is None:
+def _view(state: RecordSet, fqdn: str) -> dict[str, Any]:
+    if state.value is None:
         return {}
-    view: dict[str, Any] = {"fqdn": fqdn, "type": "CNAME", "target": normalize_name(state.target), "ttl": state.ttl}
+    view: dict[str, Any] = {"fqdn": fqdn, "type": "CNAME", "target": normalize_name(state.value), "ttl": state.ttl}
     if state.metadata:
         view["metadata"] = dict(sorted(state.metadata.items()))
     return view
 
 
-class _Plan:
-    """One decision: what to write given the current state (None: nothing)."""
-
-    def __init__(self, action: Optional[str], after: RecordState, desired: Optional[Desired] = None) -> None:
-        self.action = action
-        self.after = after
-        self.desired = desired
-
-
-def _plan_present(provider: Provider, request: CnameRequest, target: str, fqdn: str, current: RecordState) -> _Plan:
+def _plan_present(provider: Any, request: CnameRequest, target: str, fqdn: str, current: RecordSet) -> Plan:
     if current.others:
-        raise _others_error(fqdn, current.others)
-    desired = Desired(target, request.ttl, _metadata(provider, request, current))
-    after = RecordState(desired.target, desired.ttl, current.etag, desired.metadata)
-    if current.target is None:
+        raise others_error(fqdn, current.others)
+    desired = RecordSet("CNAME", (target,), request.ttl, metadata=_metadata(provider, request, current))
+    if current.value is None:
         # an empty CNAME record set (no record, but an etag) is overwritten conditionally, not created
-        return _Plan("create" if current.etag is None else "replace", after, desired)
-    if not _same(current.target, target) and request.on_conflict != "replace":
-        raise DnsError(f"{fqdn} already is a CNAME for {normalize_name(current.target)}, not {target}; nothing changed "
+        return Plan("create" if not current.exists else "replace", desired)
+    if not _same(current.value, target) and request.on_conflict != "replace":
+        raise DnsError(f"{fqdn} already is a CNAME for {normalize_name(current.value)}, not {target}; nothing changed "
                        "(set on_conflict=replace to point it at the new target)",
-                       current_target=normalize_name(current.target), wanted_target=target)
-    if _up_to_date(current, desired):
-        return _Plan(None, current)
-    return _Plan("replace", after, desired)
+                       current_target=normalize_name(current.value), wanted_target=target)
+    up_to_date = (_same(current.value, target) and current.ttl == desired.ttl
+                  and all(current.metadata.get(key) == value for key, value in desired.metadata.items()))
+    return Plan() if up_to_date else Plan("replace", desired)
 
 
-def _plan_absent(request: CnameRequest, target: Optional[str], fqdn: str, current: RecordState) -> _Plan:
-    if current.target is None:
-        return _Plan(None, current)
-    if request.on_conflict != "replace" and not _same(current.target, target):
+def _plan_absent(request: CnameRequest, target: Optional[str], fqdn: str, current: RecordSet) -> Plan:
+    if current.value is None:
+        return Plan()
+    if request.on_conflict != "replace" and not _same(current.value, target):
         wanted = f"not the wanted target {target}" if target else "and no target was given"
-        raise DnsError(f"{fqdn} is a CNAME for {normalize_name(current.target)}, {wanted}: not deleted "
-                       "(set on_conflict=replace to delete it anyway)", current_target=normalize_name(current.target))
-    return _Plan("delete", RecordState())
+        raise DnsError(f"{fqdn} is a CNAME for {normalize_name(current.value)}, {wanted}: not deleted "
+                       "(set on_conflict=replace to delete it anyway)", current_target=normalize_name(current.value))
+    return Plan("delete")
 
 
-def _apply(provider: Provider, plan: _Plan, current: RecordState) -> RecordState:
-    if plan.action == "create":
-        return provider.create(plan.desired)
-    if plan.action == "replace":
-        return provider.replace(current, plan.desired)
-    provider.delete(current)
-    return RecordState()
+def _record(outcome: Outcome, fqdn: str, zone: Optional[str], provider: Any) -> dict[str, Any]:
+    return {"fqdn": fqdn, "target": normalize_name(outcome.after.value), "ttl": outcome.after.ttl,
+            "etag": outcome.after.etag, "zone": zone, "provider": provider.name}
 
 
-def _decide(provider: Provider, request: CnameRequest, target: Optional[str], fqdn: str,
-            current: RecordState) -> _Plan:
-    if request.state == "absent":
-        return _plan_absent(request, target, fqdn, current)
-    return _plan_present(provider, request, target, fqdn, current)
+def _propagation(fqdn: str, expected: Optional[str], servers: Callable[[], list[NameServer]], timeout: float,
+                 waiting: Waiting) -> list[dict[str, Any]]:
+    return wait_for_cname(fqdn, expected, servers(), timeout, clock=waiting.clock, sleep=waiting.sleep)
 
 
-def ensure_cname(provider: Provider, request: CnameRequest, target: Optional[str],
-                 servers: Optional[Callable[[], list[NameServer]]] = None) -> dict[str, Any]:
-    """Make the CNAME match ``request``; returns the module result (``changed``, ``record``, ``diff``, ``propagation``).
+def ensure_cname(provider: Any, fqdn: str, request: CnameRequest, target: Optional[str],
+                 servers: Optional[Callable[[], list[NameServer]]] = None, waiting: Waiting = Waiting()) -> dict[str, Any]:
+    """Make the CNAME at ``fqdn`` match ``request``; returns the module result (``changed``, ``record``,
+    ``diff``, ``propagation``, ``propagation_skip_reason``).
 
-    A conditional write that loses a race is retried once after reading again; a second lost race fails.
-    ``servers`` gives the name servers to wait for (default: the provider's).
+    Whatever fails after a write was sent (reading the zone's name servers, the propagation wait)
+    fails with ``changed`` and ``record`` as written, and ``propagation_skip_reason`` says why the wait
+    did not run. ``servers`` gives the name servers to wait for (default: the provider's).
     """
+    if request.state not in STATES:
+        raise DnsError(f"state must be one of {', '.join(STATES)}, not {request.state!r}")
     if request.state == "present" and not target:
         raise DnsError("state=present needs the CNAME target: give target, or region to derive the deployment name")
     if request.on_conflict not in ON_CONFLICT:
         raise DnsError(f"on_conflict must be one of {', '.join(ON_CONFLICT)}, not {request.on_conflict!r}")
-    fqdn = f"{provider.record_name}.{provider.zone}".lower()
-    others = request.state != "absent"  # other record types only matter when creating the CNAME
-    current = provider.read(others=others)
-    before = current
-    plan = _decide(provider, request, target, fqdn, current)
-    result_state = plan.after
-    if plan.action and not request.check_mode:
-        try:
-            result_state = _apply(provider, plan, current)
-        except RaceError:
-            current = provider.read(others=others)
-            before = current
-            plan = _decide(provider, request, target, fqdn, current)
-            result_state = plan.after
-            if plan.action:
-                try:
-                    result_state = _apply(provider, plan, current)
-                except RaceError as exc:
-                    raise DnsError(f"{fqdn} was changed by someone else twice while this task updated it; nothing "
-                                   f"was overwritten, run the task again ({exc})") from exc
+    fqdn = normalize_name(fqdn)
+    zone = provider.zone_for(fqdn)
+    record_name_in(fqdn, zone)
+
+    def decide(current: RecordSet) -> Plan:
+        if request.state == "absent":
+            return _plan_absent(request, target, fqdn, current)
+        return _plan_present(provider, request, target, fqdn, current)
+
+    # other record types only matter when creating the CNAME
+    outcome = converge(provider, fqdn, "CNAME", decide, check_mode=request.check_mode, others=request.state != "absent")
     result: dict[str, Any] = {
-        "changed": plan.action is not None,
-        "record": {"fqdn": fqdn, "target": normalize_name(result_state.target), "ttl": result_state.ttl,
-                   "etag": result_state.etag, "zone": provider.zone, "provider": provider.name},
-        "diff": {"before": _view(before, fqdn), "after": _view(plan.after, fqdn)},
+        "changed": outcome.changed,
+        "record": _record(outcome, fqdn, zone, provider),
+        "diff": {"before": _view(outcome.before, fqdn), "after": _view(outcome.after, fqdn)},
         "propagation": [],
+        "propagation_skip_reason": _skip_reason(request),
+        "resolution": [],
     }
-    if request.wait and not request.check_mode:
-        expected = normalize_name(result_state.target)
-        found = (servers or provider.nameservers)()
+    if result["propagation_skip_reason"] is None:
+        expected = normalize_name(outcome.after.value)
         try:
-            result["propagation"] = wait_for_cname(fqdn, expected, found, request.wait_timeout)
-        except DnsError as exc:
-            raise DnsError(exc.message, changed=result["changed"], record=result["record"], **exc.details) from exc
+            result["propagation"] = _propagation(fqdn, expected, servers or (lambda: provider.nameservers(fqdn)),
+                                                 request.wait_timeout, waiting)
+            if request.resolvers:
+                result["resolution"] = _resolution(fqdn, expected, request, waiting)
+        except CmgError as exc:
+            details = dict(exc.details)
+            if "propagation" not in details and "resolution" not in details:
+                details["propagation_skip_reason"] = f"the zone's name servers could not be found: {exc.message}"
+            details.setdefault("propagation", result["propagation"])
+            details.update(changed=result["changed"], record=result["record"], diff=result["diff"])
+            raise DnsError(exc.message, **details) from exc
     return result
+
+
+def _resolution(fqdn: str, expected: Optional[str], request: CnameRequest, waiting: Waiting) -> list[dict[str, Any]]:
+    """After the authoritative servers agree: the recursive resolvers, with the same wait and timeout."""
+    from ._dns_resolve import servers_from_option  # pylint: disable=import-outside-toplevel
+
+    return wait_for_resolvers(fqdn, expected, servers_from_option(request.resolvers), request.wait_timeout,
+                              clock=waiting.clock, sleep=waiting.sleep)
+
+
+def _skip_reason(request: CnameRequest) -> Optional[str]:
+    if not request.wait:
+        return "wait is false"
+    if request.check_mode:
+        return "check mode: nothing was written, so nothing was waited for"
+    return None
 
 
 def _propagation_servers(nameservers: Optional[list[str]]) -> Optional[Callable[[], list[NameServer]]]:
     if not nameservers:
         return None
-    from ._dns_resolve import servers_from_option  # pylint: disable=import-outside-toplevel
+    from ._dns_resolve import servers_from_option, split_host_port  # pylint: disable=import-outside-toplevel
 
+    for value in nameservers:  # refused before any traffic, not after the write
+        split_host_port(value)
     return lambda: servers_from_option(nameservers)
 
 
-def _given(params: dict[str, Any], key: str, default: Any) -> Any:
+def _given(params: Mapping[str, Any], key: str, default: Any) -> Any:
     """``params[key]``, or ``default`` only when it is missing or None (0 stays 0)."""
     value = params.get(key)
     return default if value is None else value
 
 
-def _request(params: dict[str, Any], check_mode: bool) -> CnameRequest:
+def _request(params: Mapping[str, Any], check_mode: bool) -> CnameRequest:
     return CnameRequest(
-        service_name=params["service_name"], state=params.get("state") or "present", ttl=int(_given(params, "ttl", 3600)),
+        service_name=params["service_name"], state=params.get("state") or "present", ttl=_ttl(_given(params, "ttl", 3600)),
         metadata=dict(params.get("metadata") or {}), on_conflict=params.get("on_conflict") or "fail",
-        wait=bool(params.get("wait", True)), wait_timeout=float(_given(params, "wait_timeout", 300)), check_mode=check_mode,
+        wait=bool(_given(params, "wait", True)), wait_timeout=check_timeout(_given(params, "wait_timeout", 300)),
+        check_mode=check_mode, resolvers=tuple(params.get("resolvers") or ()),
     )
 
 
-def _check_ttl(ttl: int) -> None:
-    if not 1 <= ttl <= 2147483647:
-        raise DnsError(f"ttl must be between 1 and 2147483647 seconds, not {ttl}")
+def _ttl(value: Any) -> int:
+    try:
+        ttl = int(value)
+    except (TypeError, ValueError):
+        raise DnsError(f"ttl must be a number of seconds, not {str(value)[:40]!r}") from None
+    if not 1 <= ttl <= MAX_TTL:
+        raise DnsError(f"ttl must be between 1 and {MAX_TTL} seconds, not {ttl}")
+    return ttl
 
 
-def _rfc2136(params: dict[str, Any], request: CnameRequest, fqdn: str, environ: Any) -> dict[str, Any]:
+def _naming_cloud(provider: Any, params: Mapping[str, Any], environ: Any) -> Optional[str]:
+    cloud = getattr(provider, "cloud_name", None)
+    if cloud:
+        return cloud
     from ._azure import naming_cloud  # pylint: disable=import-outside-toplevel
-    from ._dns_rfc2136 import Rfc2136Options, Rfc2136Provider  # pylint: disable=import-outside-toplevel
 
-    if not params.get("server"):
-        raise DnsError("provider=rfc2136 needs server (the primary name server that takes updates)")
-    options = Rfc2136Options(server=params["server"], port=int(params.get("port") or 53), key_name=params.get("key_name"),
-                             key_secret=params.get("key_secret"), key_algorithm=params.get("key_algorithm") or "hmac-sha256",
-                             protocol=params.get("protocol") or "tcp")
-    target = wanted_target(params.get("target"), fqdn, params.get("region"), naming_cloud(params.get("cloud_environment"), environ))
-    provider = Rfc2136Provider(options, fqdn, params.get("zone"))
-    return ensure_cname(provider, request, target, _propagation_servers(params.get("nameservers")))
+    return naming_cloud(params.get("cloud_environment"), environ)
 
 
-def _azure_dns(params: dict[str, Any], request: CnameRequest, fqdn: str, environ: Any) -> dict[str, Any]:
-    from ._azure import AzureSession  # pylint: disable=import-outside-toplevel
-    from ._dns_azure import AzureDnsProvider  # pylint: disable=import-outside-toplevel
-
-    with AzureSession.from_options(params, environ) as session:
-        target = wanted_target(params.get("target"), fqdn, params.get("region"), session.cloud_name)
-        provider = AzureDnsProvider(session, fqdn, params.get("zone"), params.get("resource_group"))
-        result = ensure_cname(provider, request, target, _propagation_servers(params.get("nameservers")))
-        result["auth_source_used"] = session.auth_source_used
-        return result
-
-
-def run_cname(params: dict[str, Any], check_mode: bool = False, environ: Any = None) -> dict[str, Any]:
+def run_cname(params: Mapping[str, Any], check_mode: bool = False, environ: Any = None,
+              waiting: Waiting = Waiting(), **provider_kwargs: Any) -> dict[str, Any]:
     """The cmg_cname module: the module's parameters in, its result out (raises CmgError on failure)."""
-    fqdn = normalize_fqdn(params["service_name"])
+    from ._dns_core import check_provider_params  # pylint: disable=import-outside-toplevel
+    from ._dns_providers import DEFAULT_PROVIDER  # pylint: disable=import-outside-toplevel
+
+    fqdn = normalize_fqdn(params["service_name"]).lower()
     request = _request(params, check_mode)
-    _check_ttl(request.ttl)
     if params.get("target") and params.get("region"):
         raise DnsError("give target or region, not both: region derives the target (the deployment name)")
-    if (params.get("provider") or "azure_dns") == "rfc2136":
-        return _rfc2136(params, request, fqdn, environ)
-    return _azure_dns(params, request, fqdn, environ)
+    name = params.get("provider") or DEFAULT_PROVIDER
+    check_provider_params(name, params)
+    servers = _propagation_servers(params.get("nameservers"))
+    _propagation_servers(list(request.resolvers))  # the resolvers' syntax too, before any traffic
+    with provider_class(name).from_params(params, environ, **provider_kwargs) as provider:
+        target = wanted_target(params.get("target"), fqdn, params.get("region"), _naming_cloud(provider, params, environ))
+        result = ensure_cname(provider, fqdn, request, target, servers, waiting)
+        result.update(provider.result_extras())
+        return result

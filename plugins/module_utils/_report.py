@@ -177,19 +177,45 @@ def availability_checks(result: dict[str, Any]) -> list[Check]:
     return checks + _failure_check("availability", result, checks)
 
 
+def dns_records(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(suffix, result) per DNS record: one ``cmg_cname`` result (suffix ``""``), or a looped task's ``results``
+    (the role's ``cmg_dns_records``), each named by ``record_names[<loop index>]`` as ``.<name>`` when there are several."""
+    items = result.get("results")
+    if not isinstance(items, list):
+        return [("", result)]
+    names = result.get("record_names") or []
+    records = []
+    for position, item in enumerate(item for item in items if isinstance(item, dict)):
+        index = item.get(str(item.get("ansible_loop_var") or "item"), position)
+        name = names[index] if isinstance(index, int) and 0 <= index < len(names) else str(position)
+        records.append((f".{name}" if len(items) > 1 else "", item))
+    return records
+
+
 def dns_checks(result: dict[str, Any]) -> list[Check]:
+    """A ``dns.record`` check per record (``dns.record.<name>`` for several), and ``dns.error`` if one failed otherwise."""
+    checks: list[Check] = []
+    for suffix, item in dns_records(result):
+        checks.extend(_dns_record_checks(item, suffix))
+    return checks if "results" not in result else checks + _failure_check("dns", result, checks)
+
+
+def _dns_record_checks(result: dict[str, Any], suffix: str = "") -> list[Check]:
     """The ``dns.record`` check from a ``cmg_cname`` result (and ``dns.error`` if it failed otherwise)."""
     record = result.get("record")
     checks: list[Check] = []
+    title = f"Service name CNAME ({suffix[1:]})" if suffix else "Service name CNAME"
+    if result.get("skipped"):
+        return [_check("dns", f"record{suffix}", title, "skip", str(result.get("skip_reason") or "skipped"))]
     if isinstance(record, dict) and record.get("target"):
         message = (f"{record.get('fqdn')} CNAME {record.get('target')} (TTL {record.get('ttl')}, zone {record.get('zone')}, "
                    f"{record.get('provider')})")
-        checks.append(_check("dns", "record", "Service name CNAME", "pass", message))
+        checks.append(_check("dns", f"record{suffix}", title, "pass", message))
     elif result.get("failed"):
-        checks.append(_check("dns", "record", "Service name CNAME", "fail", str(result.get("msg") or "the CNAME step failed")))
+        checks.append(_check("dns", f"record{suffix}", title, "fail", str(result.get("msg") or "the CNAME step failed")))
     else:
-        checks.append(_check("dns", "record", "Service name CNAME", "fail", "the CNAME step returned no record"))
-    if result.get("propagation"):  # a failure with the propagation result is the propagation's check
+        checks.append(_check("dns", f"record{suffix}", title, "fail", "the CNAME step returned no record"))
+    if result.get("propagation") or suffix:  # a failure with the propagation result is the propagation's check
         return checks
     return checks + _failure_check("dns", result, checks)
 
@@ -205,22 +231,54 @@ def _propagation_entries(propagation: Any) -> Iterable[tuple[str, dict[str, Any]
 
 
 def propagation_checks(result: dict[str, Any]) -> list[Check]:
+    """Per DNS record: the ``propagation.servers`` check, and ``propagation.resolvers`` when resolvers were asked."""
+    checks: list[Check] = []
+    for suffix, item in dns_records(result):
+        if item.get("skipped"):
+            continue
+        if suffix and not item.get("propagation"):
+            reason = item.get("propagation_skip_reason") or (item.get("msg") if item.get("failed") else NOT_WAITED)
+            checks.append(_check("propagation", f"servers{suffix}", f"CNAME answered by the zone's name servers "
+                                 f"({suffix[1:]})", "fail" if item.get("failed") else "skip", str(reason)))
+            continue
+        checks.extend(_servers_checks(item, suffix))
+        checks.extend(_resolver_checks(item, suffix))
+    return checks
+
+
+def _resolver_checks(result: dict[str, Any], suffix: str) -> list[Check]:
+    """``propagation.resolvers``: every recursive resolver answers the wanted target (a stale one says for how long)."""
+    entries = [entry for entry in result.get("resolution") or [] if isinstance(entry, dict)]
+    if not entries:
+        return []
+    title = "CNAME answered by the recursive resolvers" + (f" ({suffix[1:]})" if suffix else "")
+    wrong = [entry for entry in entries if not entry.get("ok")]
+    if wrong:
+        message = "; ".join(f"{entry.get('resolver')} still answers {entry.get('answer')!r}"
+                            + (f" (cached for up to {entry['cached_for']} s)" if entry.get("cached_for") else "")
+                            for entry in wrong)
+        return [_check("propagation", f"resolvers{suffix}", title, "fail", message)]
+    return [_check("propagation", f"resolvers{suffix}", title, "pass",
+                   "answered by " + ", ".join(str(entry.get("resolver")) for entry in entries))]
+
+
+def _servers_checks(result: dict[str, Any], suffix: str = "") -> list[Check]:
     """The ``propagation.servers`` check: every authoritative server answers the wanted target."""
+    title = "CNAME answered by the zone's name servers" + (f" ({suffix[1:]})" if suffix else "")
+    code = f"servers{suffix}"
     entries = list(_propagation_entries(result.get("propagation")))
     if not entries:
         message = str(result.get("msg") or "no name server answered") if result.get("failed") else "no name server was asked"
-        return [_check("propagation", "servers", "CNAME answered by the zone's name servers", "fail", message)]
+        return [_check("propagation", code, title, "fail", message)]
     wrong = [(server, entry) for server, entry in entries if not entry.get("ok")]
     if wrong:
         message = "; ".join(f"{server} answers {entry.get('answer', entry.get('target'))!r}" for server, entry in wrong)
-        return [_check("propagation", "servers", "CNAME answered by the zone's name servers", "fail",
-                       f"not yet propagated: {message}")]
+        return [_check("propagation", code, title, "fail", f"not yet propagated: {message}")]
     servers = ", ".join(server for server, _entry in entries)
-    if result.get("failed"):
-        return [_check("propagation", "servers", "CNAME answered by the zone's name servers", "fail",
+    if result.get("failed") and not result.get("resolution"):
+        return [_check("propagation", code, title, "fail",
                        str(result.get("msg") or f"the DNS step failed although {servers} answered"))]
-    return [_check("propagation", "servers", "CNAME answered by the zone's name servers", "pass",
-                   f"answered by {servers}")]
+    return [_check("propagation", code, title, "pass", f"answered by {servers}")]
 
 
 CHECKS_OF = {
@@ -236,7 +294,8 @@ def _step_result(step: str, results: dict[str, Any]) -> Any:
     """The result a step is judged on: the propagation is part of the DNS step's result."""
     if step == "propagation":
         dns = results.get("dns")
-        if isinstance(dns, dict) and not dns.get("skipped") and dns.get("propagation"):
+        if isinstance(dns, dict) and not dns.get("skipped") and any(item.get("propagation")
+                                                                    for _suffix, item in dns_records(dns)):
             return dns
         return None
     return results.get(step)

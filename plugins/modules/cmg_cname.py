@@ -98,7 +98,7 @@ options:
     type: str
   port:
     description:
-      - O(provider=rfc2136) - the port of O(server). The zone's own name servers are queried on this port too
+      - O(provider=rfc2136) - the port of O(server), 1 to 65535. The zone's own name servers are queried on this port too
         when waiting for propagation without O(nameservers).
     type: int
     default: 53
@@ -113,9 +113,24 @@ options:
   key_algorithm:
     description:
       - O(provider=rfc2136) - the TSIG algorithm.
+      - V(gss-tsig) signs with Kerberos (GSS-TSIG, RFC 3645), as Windows DNS requires for Active Directory-integrated
+        zones that accept secure dynamic updates only; the credentials come from O(keytab) and O(principal), or from
+        the Kerberos credential cache (C(KRB5CCNAME)) of the user that runs the task. Needs the Python package
+        C(gssapi). O(key_name) and O(key_secret) are not used with it.
     type: str
-    choices: [hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5]
+    choices: [hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5, gss-tsig]
     default: hmac-sha256
+  keytab:
+    description:
+      - O(provider=rfc2136) with O(key_algorithm=gss-tsig) - a Kerberos keytab that holds the key of O(principal)
+        (for Windows DNS, exported with C(ktpass) for the service account that may update the zone).
+      - Without it the ticket of O(principal) (or the default principal) must already be in the credential cache.
+    type: path
+  principal:
+    description:
+      - O(provider=rfc2136) with O(key_algorithm=gss-tsig) - the Kerberos principal that signs the updates, for example
+        V(svc-cmg-dns@CONTOSO.COM). Default - the first principal of O(keytab), or the credential cache's.
+    type: str
   protocol:
     description:
       - O(provider=rfc2136) - the transport of queries and updates.
@@ -132,7 +147,8 @@ options:
     default: true
   wait_timeout:
     description:
-      - How many seconds to wait for propagation before failing with what each server still answers.
+      - How many seconds to wait for propagation before failing with what each server still answers (0 to 86400;
+        V(0) asks each server once).
     type: int
     default: 300
   nameservers:
@@ -140,6 +156,17 @@ options:
       - The servers to query for propagation instead of the zone's NS records, each V(host) or V(host:port).
     type: list
     elements: str
+  resolvers:
+    description:
+      - Recursive resolvers to ask after the authoritative servers agree, each V(host) or V(host:port), for example
+        V(1.1.1.1) and V(8.8.8.8) for public resolution, or the internal DNS servers clients use.
+      - Each must answer the CNAME with the wanted target (with O(state=absent), no CNAME) within O(wait_timeout);
+        otherwise the task fails and says which resolver still holds an old answer and for how long it may keep it
+        (the old record's TTL, or for a cached "no such name" the zone's SOA minimum, RFC 2308 negative caching).
+      - Only with O(wait=true), and not in check mode. Default - none.
+    type: list
+    elements: str
+    default: []
 notes:
   - Check mode reads the record and reports what would change, and writes nothing.
   - Diff mode shows the record set before and after.
@@ -261,6 +288,34 @@ propagation:
       description: Whether the answer is the wanted one.
       type: bool
   sample: [{"server": "ns1-01.azure-dns.com (150.171.10.1)", "answer": "granitefalls.westus.cloudapp.azure.com", "ok": true}]
+propagation_skip_reason:
+  description: Why the propagation wait did not run (null when it ran) - V(wait is false), check mode, or the zone's
+    name servers could not be found after the record was written.
+  returned: always, and on failures after a write
+  type: str
+  sample: wait is false
+resolution:
+  description: What each recursive resolver of O(resolvers) answered (empty without O(resolvers)).
+  returned: success, and on a resolver timeout
+  type: list
+  elements: dict
+  contains:
+    resolver:
+      description: The resolver, as C(address) or C(address:port).
+      type: str
+    answer:
+      description: The CNAME target it answered, or C(NXDOMAIN), C(no CNAME), C(SERVFAIL), C(no answer (timeout)).
+      type: str
+    ok:
+      description: Whether the answer is the wanted one.
+      type: bool
+    cached_for:
+      description: For a resolver that still holds an old answer, the seconds it may keep it (its TTL); else null.
+      type: int
+    negative:
+      description: Whether the old answer is a cached "no such name" or "no CNAME" (negative caching, the SOA minimum).
+      type: bool
+  sample: [{"resolver": "1.1.1.1", "answer": "NXDOMAIN", "ok": false, "cached_for": 3600, "negative": true}]
 auth_source_used:
   description: Where the Azure credentials came from (O(provider=azure_dns) only).
   returned: success with O(provider=azure_dns)
@@ -280,34 +335,28 @@ other_records:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._azure import azure_argument_spec
-from ansible_collections.configmgr.cmg.plugins.module_utils._cname import run_cname
+from ansible_collections.configmgr.cmg.plugins.module_utils._cname import ON_CONFLICT, STATES, run_cname
+from ansible_collections.configmgr.cmg.plugins.module_utils._dns_providers import provider_argument_spec, provider_rules
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 
 
 def argument_spec() -> dict:
-    """The module's options plus the shared Azure options."""
+    """The module's options, the registered DNS providers' options and the shared Azure options."""
     spec = azure_argument_spec()
+    spec.update(provider_argument_spec())
     spec.update(
         service_name={"type": "str", "required": True},
         target={"type": "str"},
         region={"type": "str"},
         zone={"type": "str"},
-        resource_group={"type": "str"},
         ttl={"type": "int", "default": 3600},
-        state={"type": "str", "choices": ["present", "absent"], "default": "present"},
+        state={"type": "str", "choices": list(STATES), "default": "present"},
         metadata={"type": "dict", "default": {}},
-        on_conflict={"type": "str", "choices": ["fail", "replace"], "default": "fail"},
-        provider={"type": "str", "choices": ["azure_dns", "rfc2136"], "default": "azure_dns"},
-        server={"type": "str"},
-        port={"type": "int", "default": 53},
-        key_name={"type": "str", "no_log": False},
-        key_secret={"type": "str", "no_log": True},
-        key_algorithm={"type": "str", "default": "hmac-sha256",
-                       "choices": ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"]},
-        protocol={"type": "str", "choices": ["tcp", "udp"], "default": "tcp"},
+        on_conflict={"type": "str", "choices": list(ON_CONFLICT), "default": "fail"},
         wait={"type": "bool", "default": True},
         wait_timeout={"type": "int", "default": 300},
         nameservers={"type": "list", "elements": "str"},
+        resolvers={"type": "list", "elements": "str", "default": []},
     )
     return spec
 
@@ -317,8 +366,8 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[("target", "region")],
-        required_if=[("provider", "rfc2136", ("server",))],
         supports_check_mode=True,
+        **provider_rules(),
     )
     run(module, lambda: run_cname(module.params, check_mode=module.check_mode))
 

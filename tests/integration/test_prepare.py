@@ -114,7 +114,7 @@ def test_azure_check_mode_writes_nothing(azure_runs: tuple[dict[str, Any], Path,
     assert run.rc == 0, run.stdout + run.stderr
     assert writes == []
     assert run.result(CNAME_TASK)["changed"] is True
-    assert run.result(CNAME_TASK)["diff"]["after"]["target"] == TARGET
+    assert run.result(CNAME_TASK)["results"][0]["diff"]["after"]["target"] == TARGET  # one record: one loop item
     assert run.result(REPORT_TASK)["changed"] is True
     assert run.result(REPORT_TASK)["diff"]["before"] == ""
 
@@ -227,7 +227,7 @@ def test_url_cloud_that_is_us_government(azure_sandbox: AzureSandbox, contoso_pk
     assert run.rc == 0, run.stdout + run.stderr
     gov = "granitefalls.usgovvirginia.cloudapp.usgovcloudapi.net"
     assert run.result(ROLE + "Check the CMG names in Azure")["names"]["deployment_name"] == gov
-    assert run.result(CNAME_TASK)["record"]["target"] == gov
+    assert run.result(CNAME_TASK)["results"][0]["record"]["target"] == gov
     assert run.result(REPORT_TASK)["wizard"]["deployment_name"] == gov
 
 
@@ -237,7 +237,7 @@ def test_bad_tsig_algorithm_fails_before_any_call(azure_sandbox: AzureSandbox, c
     run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
     assert run.rc == 2
     assert "value of cmg_dns_key_algorithm must be one of: hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, " \
-           "hmac-sha1, hmac-md5, got: hmac-sha999" in run.stdout
+           "hmac-sha1, hmac-md5, gss-tsig, got: hmac-sha999" in run.stdout
     assert azure_sandbox.requests == [] and not (tmp_path / "report").exists()
 
 
@@ -319,3 +319,59 @@ def test_dns_method_still_creates_the_cname_when_the_cmg_names_resolve(contoso_p
         "certificate.read": "pass", "certificate.chain_enterprise": "pass", "names.derived": "pass",
         "availability.dns_label": "fail", "availability.key_vault": "warn", "dns.record": "pass",
         "propagation.skipped": "skip"}
+
+
+# ------------------------------------------------------------------------------------------------
+# Several records in one run (cmg_dns_records): the public zone in Azure DNS, the internal one on BIND
+# ------------------------------------------------------------------------------------------------
+
+
+def test_public_and_internal_records_in_one_run(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    """Issue 13: one run writes the public CNAME in Azure DNS and the internal one on an RFC 2136 server, each its own
+    row of the report (and a resolver row); a failing record leaves the others written; a re-run changes nothing."""
+    azure_sandbox.seed({"dns": {"zones": [{"name": "contoso.com", "resourceGroup": "rg-dns"}]}})
+    certificate = contoso_pki.pfx("granitefalls-split.pfx", "GraniteFalls.contoso.com")
+    report_dir = tmp_path / "report"
+    with running_named(("contoso.com",)) as internal:
+        # the sandbox's Azure name servers do not resolve offline: the public record is not waited for
+        public = {"name": "public", "provider": "azure_dns", "zone": "contoso.com", "resource_group": "rg-dns",
+                  "wait": False}
+        inside = {"name": "internal", "provider": "rfc2136", "server": internal.host, "port": internal.port,
+                  "key_name": internal.key_name, "key_secret": internal.key_secret, "nameservers": [internal.address],
+                  "resolvers": [internal.address]}
+        broken = dict(inside, name="broken", key_secret="c2VjcmV0LXRoYXQtaXMtd3Jvbmc=")
+        failing = run_playbook(PLAYBOOK, env=azure_sandbox.env(), extra_vars=role_vars(
+            contoso_pki, certificate, report_dir, cmg_dns_records=[broken, public, inside], cmg_dns_wait_timeout=10))
+        failing_report = report_json(report_dir)
+        internal_target = answered_target(NameServer(internal.host, internal.host, internal.port),
+                                          "granitefalls.contoso.com", 2)
+        extra = role_vars(contoso_pki, certificate, report_dir, cmg_dns_records=[public, inside], cmg_dns_wait_timeout=10)
+        first = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+        azure_sandbox.clear_requests()
+        second = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+    # the broken record fails; the two after it are written all the same, and the report says which is which
+    assert failing.rc != 0
+    assert [item["changed"] for item in failing.result(CNAME_TASK)["results"]] == [False, True, True]
+    assert internal_target == TARGET
+    stored = azure_sandbox.state["dns"]["zones"]["rg-dns/contoso.com"]["records"]["granitefalls/CNAME"]
+    assert stored["properties"]["CNAMERecord"] == {"cname": TARGET}
+    statuses = {check["id"]: check["status"] for check in failing_report["checks"]}
+    assert (statuses["dns.record.broken"], statuses["dns.record.public"], statuses["dns.record.internal"]) == (
+        "fail", "pass", "pass")
+    assert failing_report["status"] == "fail"
+
+    assert first.rc == 0, first.stdout + first.stderr
+    report = report_json(report_dir)
+    rows = {check["id"]: (check["status"], check["message"]) for check in report["checks"]}
+    assert rows["dns.record.public"][0] == rows["dns.record.internal"][0] == "pass"
+    assert "zone contoso.com, azure_dns" in rows["dns.record.public"][1]
+    assert "rfc2136" in rows["dns.record.internal"][1]
+    assert rows["propagation.servers.internal"] == ("pass", f"answered by {internal.address}")
+    assert rows["propagation.resolvers.internal"] == ("pass", f"answered by {internal.address}")
+    assert rows["propagation.servers.public"] == ("skip", "wait is false")
+    assert report["status"] == "pass"
+
+    assert second.rc == 0, second.stdout + second.stderr
+    assert changed_tasks(second) == []
+    assert azure_sandbox.writes() == []
+    assert_no_secret(report_dir, failing, first, second, secrets=(pki.PASSWORD, internal.key_secret))

@@ -77,12 +77,18 @@ def _zone_file(zone: str, host: str) -> str:
     )
 
 
-def _config(directory: str, host: str, port: int, secret: str, zones: tuple[str, ...]) -> str:
+def _config(directory: str, host: str, port: int, secret: str, zones: tuple[str, ...],
+            tkey_keytab: str | None = None, kerberos_grants: tuple[str, ...] = ()) -> str:
+    if kerberos_grants:  # update-policy replaces allow-update: the TSIG key and each Kerberos principal may update
+        grants = "".join(f" grant {principal} zonesub ANY;" for principal in kerberos_grants)
+        policy = f'update-policy {{ grant {KEY_NAME} zonesub ANY;{grants} }};'
+    else:
+        policy = f'allow-update {{ key "{KEY_NAME}"; }};'
     zone_blocks = "".join(
-        f'zone "{zone}" {{ type primary; file "{os.path.join(directory, zone + ".db")}"; '
-        f'allow-update {{ key "{KEY_NAME}"; }}; }};\n'
+        f'zone "{zone}" {{ type primary; file "{os.path.join(directory, zone + ".db")}"; {policy} }};\n'
         for zone in zones
     )
+    gss = f'  tkey-gssapi-keytab "{tkey_keytab}";\n' if tkey_keytab else ""
     return (
         "options {\n"
         f'  directory "{directory}";\n'
@@ -95,6 +101,7 @@ def _config(directory: str, host: str, port: int, secret: str, zones: tuple[str,
         "  allow-query { any; };\n"
         "  dnssec-validation no;\n"
         "  notify no;\n"
+        + gss +
         "};\n"
         "controls { };\n"
         f'key "{KEY_NAME}" {{ algorithm {KEY_ALGORITHM}; secret "{secret}"; }};\n'
@@ -120,8 +127,14 @@ def _answers_soa(host: str, port: int, zone: str) -> bool:
 
 @contextlib.contextmanager
 def running_named(zones: tuple[str, ...] = DEFAULT_ZONES, host: str = "127.0.0.1",
-                  timeout: float = 10.0) -> Iterator[BindServer]:
-    """Start ``named`` for ``zones``, wait until it answers SOA, yield it, stop it."""
+                  timeout: float = 10.0, tkey_keytab: str | None = None, kerberos_grants: tuple[str, ...] = (),
+                  env: dict[str, str] | None = None) -> Iterator[BindServer]:
+    """Start ``named`` for ``zones``, wait until it answers SOA, yield it, stop it.
+
+    ``tkey_keytab`` turns on GSS-TSIG (``tkey-gssapi-keytab``: the keytab of ``DNS/<host>``);
+    ``kerberos_grants`` are the principals (``name@REALM``) the zones' ``update-policy`` lets update;
+    ``env`` adds environment variables (``KRB5_CONFIG`` of a test realm).
+    """
     if not os.path.exists(NAMED):
         raise RuntimeError("BIND 9 'named' is not installed: run 'make system-deps' (apt-get install bind9 bind9-utils)")
     directory = tempfile.mkdtemp(prefix="cmg-bind-")
@@ -132,13 +145,13 @@ def running_named(zones: tuple[str, ...] = DEFAULT_ZONES, host: str = "127.0.0.1
             handle.write(_zone_file(zone, host))
     config = os.path.join(directory, "named.conf")
     with open(config, "w", encoding="utf-8") as handle:
-        handle.write(_config(directory, host, port, secret, zones))
+        handle.write(_config(directory, host, port, secret, zones, tkey_keytab, kerberos_grants))
     with open(os.path.join(directory, "named.log"), "w", encoding="utf-8"):
         pass
     stderr = open(os.path.join(directory, "named.stderr"), "wb")  # pylint: disable=consider-using-with
     process = subprocess.Popen(  # pylint: disable=consider-using-with
         [NAMED, "-f", "-4", "-n", "1", "-c", config], stdout=stderr, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=True, env={**os.environ, **(env or {})},
     )
     server = BindServer(host, port, KEY_NAME, secret, tuple(zones), directory, process)
     try:
@@ -165,3 +178,61 @@ def bind_server() -> Iterator[BindServer]:
     """Body of the session-scoped ``bind_server`` fixture: one ``named`` for contoso.test and fabrikam.test."""
     with running_named(("contoso.test", "fabrikam.test")) as server:
         yield server
+
+
+def _resolver_config(directory: str, host: str, port: int, upstream: tuple[str, int]) -> str:
+    return (
+        "options {\n"
+        f'  directory "{directory}";\n'
+        f'  pid-file "{os.path.join(directory, "named.pid")}";\n'
+        f'  session-keyfile "{os.path.join(directory, "session.key")}";\n'
+        f'  managed-keys-directory "{directory}";\n'
+        f"  listen-on port {port} {{ {host}; }};\n"
+        "  listen-on-v6 { none; };\n"
+        "  recursion yes;\n  allow-query { any; };\n  allow-recursion { any; };\n"
+        f"  forwarders {{ {upstream[0]} port {upstream[1]}; }};\n  forward only;\n"
+        "  dnssec-validation no;\n  notify no;\n"
+        "};\n"
+        "controls { };\n"
+        "logging { channel main { file \"" + os.path.join(directory, "named.log") + "\"; severity info; "
+        "print-time yes; }; category default { main; }; };\n"
+    )
+
+
+@contextlib.contextmanager
+def running_resolver(upstream: BindServer, host: str = "127.0.0.1", timeout: float = 10.0) -> Iterator[BindServer]:
+    """A caching recursive resolver (BIND with ``forward only`` to ``upstream``) on a free loopback port.
+
+    It caches answers, negative ones included (RFC 2308: for the zone's SOA minimum), as a public
+    resolver would; nothing leaves the machine.
+    """
+    directory = tempfile.mkdtemp(prefix="cmg-resolver-")
+    port = free_port(host)
+    config = os.path.join(directory, "named.conf")
+    with open(config, "w", encoding="utf-8") as handle:
+        handle.write(_resolver_config(directory, host, port, (upstream.host, upstream.port)))
+    with open(os.path.join(directory, "named.log"), "w", encoding="utf-8"):
+        pass
+    stderr = open(os.path.join(directory, "named.stderr"), "wb")  # pylint: disable=consider-using-with
+    process = subprocess.Popen(  # pylint: disable=consider-using-with
+        [NAMED, "-f", "-4", "-n", "1", "-c", config], stdout=stderr, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    server = BindServer(host, port, "", "", (), directory, process)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers_soa(host, port, upstream.zones[0]):
+            if process.poll() is not None or time.monotonic() > deadline:
+                with open(os.path.join(directory, "named.stderr"), encoding="utf-8", errors="replace") as out:
+                    raise RuntimeError(f"the resolver did not start on {host}:{port}:\n{out.read()}\n{server.log()}")
+            time.sleep(0.02)
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        stderr.close()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -273,5 +273,26 @@ def test_zone_name_servers_with_or_without_trailing_dot(sb: AzureSandbox, listed
 
     sandbox_dns.add_zone(sb, "fabrikam.com", name_servers=listed)
     with AzureSession.from_options({}) as session:
-        provider = AzureDnsProvider(session, "GraniteFalls.fabrikam.com", "fabrikam.com", "rg-dns")
-        assert (provider.name_servers, provider.nameservers()) == (listed, [NameServer("127.0.0.1", "127.0.0.1", 53)])
+        provider = AzureDnsProvider(session, "fabrikam.com", "rg-dns")
+        assert sb.arm_requests() == []  # the constructor does no network work
+        assert provider.nameservers("GraniteFalls.fabrikam.com") == [NameServer("127.0.0.1", "127.0.0.1", 53)]
+
+
+def test_written_then_name_servers_unresolvable_keeps_changed_and_record(sb: AzureSandbox) -> None:
+    """9.2: the PUT was sent, then the zone's name servers do not resolve: the failure still says changed,
+    carries the record as written, and says why the propagation wait did not run."""
+    sandbox_dns.add_zone(sb, "fabrikam.com", name_servers=["ns1.no-such-zone.invalid"])
+    with pytest.raises(DnsError) as caught:
+        _run(service_name="GraniteFalls.fabrikam.com", wait=True, wait_timeout=5)
+    details = caught.value.details
+    assert str(caught.value).startswith("none of the zone's name servers resolve to an address: ns1.no-such-zone.invalid")
+    assert details["changed"] is True
+    assert details["record"]["target"] == TARGET and details["record"]["zone"] == "fabrikam.com"
+    assert details["propagation_skip_reason"].startswith("the zone's name servers could not be found: none of the zone's")
+    assert sandbox_dns.get_record(sb, "fabrikam.com", "granitefalls")["properties"]["CNAMERecord"] == {"cname": TARGET}
+
+
+def test_wait_false_and_check_mode_say_why_there_was_no_wait(sb: AzureSandbox) -> None:
+    assert _run(check_mode=True, wait=True)["propagation_skip_reason"] == (
+        "check mode: nothing was written, so nothing was waited for")
+    assert _run()["propagation_skip_reason"] == "wait is false"
