@@ -255,7 +255,8 @@ names:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.configmgr.cmg.plugins.module_utils._certificate import SEVERITY_RANK, validate
+from ansible_collections.configmgr.cmg.plugins.module_utils._certificate import (SEVERITY_RANK, ValidationRequest,
+                                                                                validate)
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 
 ARGUMENT_SPEC = {
@@ -279,12 +280,7 @@ ARGUMENT_SPEC = {
 
 def judge(params: dict) -> dict:
     """Validate the certificate and fail the result when a finding reaches ``fail_on``."""
-    result = validate(
-        path=params["path"], content=params["content"], password=params["password"], fmt=params["format"],
-        service_name=params["service_name"], prefix=params["prefix"], region=params["region"],
-        cloud_environment=params["cloud_environment"], content_enabled=params["content_enabled"],
-        trust=params["trust"], ca_bundle=params["ca_bundle"], min_days_remaining=params["min_days_remaining"],
-        previous_certificate=params["previous_certificate"], check_urls=params["check_urls"])
+    result = validate(ValidationRequest.from_params(params))
     result["changed"] = False
     if params["fail_on"] != "never":
         level = SEVERITY_RANK[params["fail_on"]]
