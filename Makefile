@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test venv collection system-deps units integration sanity lint changelog-lint docs docs-check build molecule bench clean
+.PHONY: demo test venv collection system-deps units integration reliability limbo sanity lint changelog-lint docs docs-check build molecule bench clean
 
 # The demo shows the DNS wait with a real BIND 9 when it can be installed (root with apt-get);
 # elsewhere it runs without that wait and says so.
@@ -23,7 +23,7 @@ demo: venv collection
 	@$(MAKE) --no-print-directory system-deps || echo "demo: BIND 9 is not available, the demo runs without the DNS wait"
 	$(BIN)/python demo/run.py
 
-test: venv collection system-deps units integration sanity lint changelog-lint docs-check build molecule
+test: venv collection system-deps units integration reliability limbo sanity lint changelog-lint docs-check build molecule
 	@echo "make test: all checks passed"
 
 venv: $(VENV)/.installed
@@ -53,6 +53,16 @@ units: venv collection
 
 integration: venv collection system-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/integration
+
+# Property-based and hostile-input tests (tests/reliability): every parser of outside input, bounded.
+reliability: venv collection
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/reliability
+
+# x509-limbo conformance of cmg_cert_validate (docs/findings.md): reads ../shared/x509-limbo/limbo.json
+# beside the project root at run time (LIMBO=... for another copy); says so in one line when it is absent.
+LIMBO ?= $(abspath $(CURDIR)/../shared/x509-limbo/limbo.json)
+limbo: venv collection
+	$(BIN)/python -W ignore -m tests.conformance.limbo --limbo $(LIMBO)
 
 # ansible-test runs in a copy of the tracked files, laid out as ansible_collections/configmgr/cmg.
 # Its --venv mode downloads a get-pip script from a host these machines cannot reach: seed its
