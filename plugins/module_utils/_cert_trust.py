@@ -79,8 +79,9 @@ def signed_by(cert: Any, issuer: Any) -> bool:
     try:
         public_key = issuer.public_key()
         if isinstance(public_key, lib.rsa.RSAPublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, cert.signature_algorithm_parameters,
-                              cert.signature_hash_algorithm)
+            from cryptography.hazmat.primitives.asymmetric import padding  # MD5 comes without its PKCS#1 v1.5 padding
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes,
+                              cert.signature_algorithm_parameters or padding.PKCS1v15(), cert.signature_hash_algorithm)
         elif isinstance(public_key, lib.ec.EllipticCurvePublicKey):
             public_key.verify(cert.signature, cert.tbs_certificate_bytes, lib.ec.ECDSA(cert.signature_hash_algorithm))
         else:

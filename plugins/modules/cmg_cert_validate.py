@@ -107,8 +107,9 @@ notes:
   - A file that cannot be read (missing, empty, truncated, corrupt, wrong password, legacy RC2 encryption that the
     OpenSSL build cannot decrypt) fails the task with a one-line message.
 requirements:
-  - cryptography >= 42.0.0 (path validation needs 45.0.0 or later)
   - certifi (for O(trust=certifi))
+extends_documentation_fragment:
+  - configmgr.cmg.cryptography
 attributes:
   check_mode:
     description: Can run in check_mode and return the same result, since the module only reads.
