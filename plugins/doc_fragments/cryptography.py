@@ -13,6 +13,7 @@ class ModuleDocFragment:  # pylint: disable=too-few-public-methods
     """``extends_documentation_fragment: configmgr.cmg.cryptography``."""
 
     DOCUMENTATION = r"""
+options: {}
 requirements:
   - cryptography >= 45.0.0 (an older version fails the task with a message that names the minimum)
 """
