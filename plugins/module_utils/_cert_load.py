@@ -69,8 +69,13 @@ class Crypto:
     exceptions: Any
 
 
+_LOADED: list[Crypto] = []
+
+
 def crypto() -> Crypto:
     """The cryptography modules, imported on first need; a missing or too old package fails with one line."""
+    if _LOADED:
+        return _LOADED[0]
     try:
         import cryptography
         from cryptography import exceptions, x509
@@ -81,7 +86,8 @@ def crypto() -> Crypto:
         raise MissingDependencyError("cryptography", exc) from exc
     check_cryptography_version(cryptography.__version__)
     from cryptography.x509 import verification
-    return Crypto(x509, hashes, serialization, pkcs12, rsa, ec, dsa, ed25519, ed448, verification, exceptions)
+    _LOADED.append(Crypto(x509, hashes, serialization, pkcs12, rsa, ec, dsa, ed25519, ed448, verification, exceptions))
+    return _LOADED[0]
 
 
 @dataclass

@@ -45,10 +45,6 @@ class TrustStore:
     findings: list[dict[str, str]] = field(default_factory=list)
 
 
-def _fingerprint(cert: Any) -> bytes:
-    return bytes(cert.fingerprint(crypto().hashes.SHA256()))
-
-
 def _name(cert: Any, which: str = "subject") -> str:
     try:
         return str(getattr(cert, which).rfc4514_string())
@@ -249,27 +245,40 @@ class _Verdict:
     error: str | None = None
 
 
-def _judge(leaf: Any, pool: list[Any], anchors: list[Any], kinds: dict[bytes, str], now: datetime.datetime,
-           name: str | None, relax: frozenset[str]) -> _Verdict:
+def _kind(cert: Any, store: TrustStore) -> str | None:
+    """``public`` or ``enterprise`` for a trust anchor of ``store`` (public first), else None."""
+    return "public" if cert in store.public else ("enterprise" if cert in store.enterprise else None)
+
+
+def _issued_by_name(cert: Any, candidates: list[Any]) -> list[Any]:
+    try:
+        issuer = cert.issuer
+    except ValueError:
+        return []
+    return [candidate for candidate in candidates if _same_name(candidate.subject, issuer)]
+
+
+def _judge(leaf: Any, pool: list[Any], store: TrustStore, now: datetime.datetime, name: str | None,
+           relax: frozenset[str]) -> _Verdict:
     """The library's verdict on ``leaf``; when it refuses, the path it can still build describes the chain."""
+    anchors = store.public + store.enterprise
     path, error = _attempt(leaf, pool, anchors, _verify_time(leaf, now), name, relax)
     if path is not None:
-        return _Verdict(path, kinds[_fingerprint(path[-1])])
+        return _Verdict(path, _kind(path[-1], store) or "public")
+    named = _issued_by_name(leaf, pool + anchors)
+    if not named:  # the issuer is nowhere: the library cannot build a path, whatever the policy
+        return _Verdict([leaf], "untrusted" if self_signed(leaf) else "unknown", error)
     described, _other = _attempt(leaf, pool, anchors, now, None, frozenset({"permissive"}))
     if described is None:  # the library refuses the leaf itself (validity, weak signature): describe from its issuer
-        for issuer in [cert for cert in pool + anchors if signed_by(leaf, cert)]:
-            upper = [issuer] if _fingerprint(issuer) in kinds else _attempt(issuer, pool, anchors, now, None,
-                                                                          frozenset({"permissive"}))[0]
+        for issuer in [cert for cert in named if signed_by(leaf, cert)]:
+            upper = [issuer] if _kind(issuer, store) else _attempt(issuer, pool, anchors, now, None,
+                                                                   frozenset({"permissive"}))[0]
             if upper:
                 described = [leaf] + upper
                 break
     if described is None:
-        try:
-            known = any(_same_name(cert.subject, leaf.issuer) for cert in pool + anchors)
-        except ValueError:
-            known = True
-        return _Verdict([leaf], "untrusted" if known or self_signed(leaf) else "unknown", error)
-    return _Verdict(described, kinds[_fingerprint(described[-1])], error)
+        return _Verdict([leaf], "untrusted", error)
+    return _Verdict(described, _kind(described[-1], store) or "public", error)
 
 
 def chain_findings(bundle: Any, store: TrustStore, leaf_findings: list[dict[str, str]], now: datetime.datetime,
@@ -277,22 +286,19 @@ def chain_findings(bundle: Any, store: TrustStore, leaf_findings: list[dict[str,
     """The chain dict (trust, complete, subjects) and its findings, as cryptography's verifier judges the chain."""
     leaf = bundle.leaf
     reported = {item["code"] for item in leaf_findings}
-    kinds = {_fingerprint(cert): kind for certs, kind in ((store.enterprise, "enterprise"), (store.public, "public"))
-             for cert in certs}
-    anchors = store.public + store.enterprise
     found = list(store.findings)
     if self_signed(leaf):
         found.append(finding(SELF_SIGNED, "the certificate is self-signed: internet clients will not trust it; "
                                           "request it from a public CA or your enterprise PKI"))
-    if _fingerprint(leaf) in kinds:
-        verdict = _Verdict([leaf], kinds[_fingerprint(leaf)])
+    kind = _kind(leaf, store)
+    if kind:
+        verdict = _Verdict([leaf], kind)
     else:
         relax = frozenset({"eku"} if reported & {EKU_MISSING, EKU_NO_SERVER_AUTH} else set())
-        verdict = _judge(leaf, bundle.others + store.intermediates, anchors, kinds, now,
-                         _server_name(leaf, service, reported), relax)
+        verdict = _judge(leaf, bundle.others + store.intermediates, store, now, _server_name(leaf, service, reported),
+                         relax)
     path, trust = verdict.path, verdict.trust
-    own = {_fingerprint(cert) for cert in bundle.others}
-    missing = [cert for cert in path[1:-1] if _fingerprint(cert) not in own]
+    missing = [cert for cert in path[1:-1] if cert not in bundle.others]
     chain = {"trust": trust, "complete": not missing and trust not in ("unknown", "untrusted"),
              "subjects": [_name(cert) for cert in path]}
     if trust == "unknown":
