@@ -380,12 +380,13 @@ def _uris(cert: Any, oid_name: str) -> list[str]:
 
 def revocation_findings(cert: Any, check_urls: bool = False, timeout: float = URL_DEADLINE,
                         fetch: Callable[[str, float], str | None] | None = None,
-                        clock: Callable[[], float] = time.monotonic) -> list[dict[str, str]]:
+                        clock: Callable[[], float] = time.monotonic,
+                        on_answer: Callable[[str], None] | None = None) -> list[dict[str, str]]:
     """CRL distribution points and AIA must have http URLs internet clients can reach.
 
     With ``check_urls``, the http(s) URLs the certificate names (at most :data:`MAX_URLS`) are fetched
     concurrently, all within one deadline of ``timeout`` seconds (``fetch(url, seconds_left)`` returns why a
-    URL failed, or None; ``clock`` gives the time, both injectable).
+    URL failed, or None; ``clock`` gives the time; both injectable, see :func:`check_reachable`).
     """
     found = []
     wanted: list[str] = []
@@ -399,18 +400,20 @@ def revocation_findings(cert: Any, check_urls: bool = False, timeout: float = UR
                                        "it; publish the CA's CRL and AIA over http and reissue"))
         wanted += [url for url in http if url not in wanted]
     if check_urls and wanted:
-        for url, error in check_reachable(wanted[:MAX_URLS], timeout, fetch or unreachable, clock):
+        for url, error in check_reachable(wanted[:MAX_URLS], timeout, fetch or unreachable, clock,
+                                          on_answer):
             found.append(finding(URL_UNREACHABLE, f"{url} cannot be reached ({error}): internet clients need it; "
                                                   "publish it on an internet-facing web server"))
     return found
 
 
 def check_reachable(urls: list[str], deadline: float, fetch: Callable[[str, float], str | None],
-                    clock: Callable[[], float] = time.monotonic) -> list[tuple[str, str]]:
-    """``(url, why)`` for each URL that fails or has not answered when ``deadline`` seconds have passed.
+                    clock: Callable[[], float] = time.monotonic,
+                    on_answer: Callable[[str], None] | None = None) -> list[tuple[str, str]]:
+    """``(url, why)`` for each URL that fails or has not answered when ``deadline`` seconds (by ``clock``) have passed.
 
     Each URL is fetched in its own daemon thread (at most :data:`MAX_URLS`), so a URL that never answers
-    delays neither the others nor the end of the task.
+    delays neither the others nor the end of the task. ``on_answer(url)`` is called once a URL's answer is in.
     """
     start = clock()
     results: dict[str, str | None] = {}
@@ -424,11 +427,14 @@ def check_reachable(urls: list[str], deadline: float, fetch: Callable[[str, floa
         with done:
             results[url] = outcome
             done.notify_all()
+        if on_answer is not None:
+            on_answer(url)
 
     for url in urls:
         threading.Thread(target=worker, args=(url,), daemon=True).start()
     with done:
-        done.wait_for(lambda: len(results) == len(urls), timeout=max(0.0, deadline - (clock() - start)))
+        while len(results) < len(urls) and clock() - start < deadline:
+            done.wait(0.05)
         answered = dict(results)
     failed = []
     for url in urls:

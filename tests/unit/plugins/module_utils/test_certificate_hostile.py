@@ -282,22 +282,28 @@ def test_check_urls_has_one_overall_deadline(cert_corpus: Corpus) -> None:
     leaf = _leaf_with_urls(cert_corpus, ("http://dead1.corpus.test/a.crl", "http://dead2.corpus.test/b.crl"),
                            ("http://alive.corpus.test/ca.crt",))
     never = threading.Event()
-    ticks = iter(range(0, 1000, 100))  # an injected clock: every reading is 100 s later than the one before
+    alive = threading.Event()
+    given: list[float] = []
 
     def fetch(url: str, seconds_left: float) -> str | None:
-        if "alive" in url:
-            return None
-        never.wait(30)
+        given.append(seconds_left)
+        if "alive" not in url:
+            never.wait(60)
         return None
 
+    def clock() -> float:  # injected: time stands still until the live URL has answered, then 11 s have passed
+        return 11.0 if alive.is_set() else 0.0
+
     try:
-        found = _cert_rules.revocation_findings(leaf, check_urls=True, timeout=10, fetch=fetch, clock=lambda: next(ticks))
+        found = _cert_rules.revocation_findings(leaf, check_urls=True, timeout=10, fetch=fetch, clock=clock,
+                                                on_answer=lambda url: alive.set() if "alive" in url else None)
     finally:
         never.set()
     messages = sorted(item["message"] for item in found)
     assert [message.split(" cannot")[0] for message in messages] == ["http://dead1.corpus.test/a.crl",
                                                                       "http://dead2.corpus.test/b.crl"]
     assert all("no answer within the 10 s deadline of check_urls" in message for message in messages)
+    assert given and all(seconds <= 10 for seconds in given)  # each fetch gets what is left of the one deadline
 
 
 def test_unreachable_refuses_other_schemes() -> None:
