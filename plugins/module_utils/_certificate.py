@@ -114,8 +114,16 @@ def renewal_findings(cn: str | None, previous: str | None, password: str | None 
                                          f"{detail}: a renewed CMG certificate must keep the same CN, case included")]
 
 
-def validate(request: ValidationRequest) -> dict[str, Any]:
-    """Load and judge a CMG certificate: ``valid``, ``findings``, ``certificate``, ``chain``, ``service_name``, ``names``."""
+def validate(request: ValidationRequest | None = None, **options: Any) -> dict[str, Any]:
+    """Load and judge a CMG certificate: ``valid``, ``findings``, ``certificate``, ``chain``, ``service_name``, ``names``.
+
+    ``request`` says what to judge; keyword ``options`` (the fields of :class:`ValidationRequest`) build one
+    instead, for callers of the former keyword signature.
+    """
+    if request is None:
+        request = ValidationRequest(**options)
+    elif options:
+        raise TypeError("give a ValidationRequest or keyword options, not both")
     cloud_names(request.cloud_environment)
     if request.service_name:
         normalize_fqdn(request.service_name, allow_wildcard=True)
