@@ -327,3 +327,13 @@ def test_previous_certificate_pfx_with_another_password(cert_corpus: Corpus) -> 
     assert str(caught.value) == (
         f"previous_certificate {previous}: wrong password for certificate file {previous!r}: give the password the PFX "
         "was exported with (give the previous certificate as PEM/DER or a PFX with the same password)")
+
+
+def test_validate_takes_one_request_or_its_keyword_options(cert_corpus: Corpus) -> None:
+    options = cert_corpus.options(CASES[0])
+    by_request = _certificate.validate(_certificate.ValidationRequest(**options))
+    assert _certificate.validate(**options) == by_request
+    params = dict(options, format="auto", fail_on="error", service_name=None)
+    assert _certificate.validate(_certificate.ValidationRequest.from_params(params)) == by_request
+    with pytest.raises(TypeError, match="not both"):
+        _certificate.validate(_certificate.ValidationRequest(**options), trust="certifi")
