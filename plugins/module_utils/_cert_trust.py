@@ -28,7 +28,9 @@ from ._cert_rules import (CHAIN_ENTERPRISE, CHAIN_INCOMPLETE, CHAIN_INVALID, CHA
                           WEAK_SIGNATURE_HASH, covers, dns_sans, extension, finding)
 from ._errors import CertificateError, MissingDependencyError
 
+# A trust store directory: at most this many files, and this many bytes in all.
 MAX_STORE_FILES = 2000
+MAX_STORE_BYTES = 32 * 1024 * 1024
 # Leaf findings of the CMG rules that the library checks too: already reported, so not a chain_invalid again.
 # (EKU, validity and an uncovered name are relaxed in the verification itself, see chain_findings.)
 # A leaf outside its validity is verified at a moment inside it, and its chain described at the real time.
@@ -102,10 +104,16 @@ def self_signed(cert: Any) -> bool:
 def _read_store_path(path: str, what: str) -> list[Any]:
     if os.path.isdir(path):
         certs = []
+        total = 0
         for name in sorted(os.listdir(path))[:MAX_STORE_FILES]:
             full = os.path.join(path, name)
             if os.path.isfile(full):
-                certs += read_pem_certificates(read_path(full, f"{what} file {full!r}"))
+                data = read_path(full, f"{what} file {full!r}")
+                total += len(data)
+                if total > MAX_STORE_BYTES:
+                    raise CertificateError(f"the {what} {path!r} holds more than {MAX_STORE_BYTES} bytes of files, the "
+                                           "limit: give a directory of PEM certificates only")
+                certs += read_pem_certificates(data)
         return certs
     if not os.path.exists(path):
         raise CertificateError(f"the {what} {path!r} does not exist on the host that runs the task")

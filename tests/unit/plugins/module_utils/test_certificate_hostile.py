@@ -419,3 +419,12 @@ def test_minimum_cryptography_version_is_stated_the_same_everywhere() -> None:
     assert f"cryptography>={_cert_load.MIN_CRYPTOGRAPHY}\n" in requirements
     module = (root / "plugins" / "modules" / "cmg_cert_validate.py").read_text(encoding="utf-8")
     assert "configmgr.cmg.cryptography" in module and "cryptography >=" not in module
+
+
+def test_trust_directory_is_bounded_in_total_size(tmp_path: Path, cert_corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible_collections.configmgr.cmg.plugins.module_utils import _cert_trust
+    monkeypatch.setattr(_cert_trust, "MAX_STORE_BYTES", 3000)
+    for index in range(3):
+        (tmp_path / f"root{index}.pem").write_bytes(cert_corpus.public_roots.read_bytes() + b"#" * 800)
+    with pytest.raises(CertificateError, match="holds more than 3000 bytes of files, the limit"):
+        validate(path=str(cert_corpus.path("good_rsa2048.pfx")), password=PASSWORD, trust=str(tmp_path))
