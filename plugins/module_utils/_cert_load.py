@@ -27,8 +27,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._cert_pkcs12 import (MAX_DER_DEPTH, MAX_DER_ELEMENTS, MAX_PFX_ITERATIONS, TooComplex, Truncated, check_pfx_limits,
-                          der_length, looks_truncated, pfx_problem)
+from ._cert_pkcs12 import (MAX_DER_DEPTH, MAX_DER_ELEMENTS, MAX_PFX_ITERATIONS, TooComplex, Truncated,
+                           check_pfx_limits, der_length, looks_truncated, pfx_problem)
 from ._errors import CertificateError, CmgError, MissingDependencyError
 
 MIN_CRYPTOGRAPHY = "45.0.0"

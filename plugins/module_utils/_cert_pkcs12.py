@@ -85,7 +85,6 @@ def looks_truncated(data: bytes) -> bool:
         return False
 
 
-
 def _integer(data: bytes, start: int, end: int) -> int:
     if end - start > 8:
         return MAX_PFX_ITERATIONS + 1 if data[start] < 0x80 else -1

@@ -267,8 +267,8 @@ names:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.configmgr.cmg.plugins.module_utils._certificate import (SEVERITY_RANK, ValidationRequest,
-                                                                                validate)
+from ansible_collections.configmgr.cmg.plugins.module_utils._certificate import (
+    SEVERITY_RANK, ValidationRequest, validate)
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 
 ARGUMENT_SPEC = {

@@ -89,8 +89,8 @@ def test_truncated_files(cert_files: Corpus, name: str, cut: float) -> None:
 
 
 @SETTINGS
-@given(name=st.sampled_from(FILES), flips=st.lists(st.tuples(st.floats(0.0, 0.999), st.integers(0, 7)), min_size=1,
-                                                     max_size=4))
+@given(name=st.sampled_from(FILES),
+       flips=st.lists(st.tuples(st.floats(0.0, 0.999), st.integers(0, 7)), min_size=1, max_size=4))
 def test_bit_flipped_files(cert_files: Corpus, name: str, flips: list[tuple[float, int]]) -> None:
     data = bytearray(cert_files.path(name).read_bytes())
     for where, bit in flips:
@@ -134,7 +134,7 @@ _LABEL = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-*", min_size=1, 
 @example(serial=2**159 - 1, start=datetime.datetime(9990, 1, 1, tzinfo=datetime.timezone.utc), days=3_000_000,
          cn="*", sans=["*.*", "-", "a" * 63])
 def test_valid_structures_with_extreme_values(cert_files: Corpus, serial: int, start: datetime.datetime, days: int,
-                                             cn: str, sans: list[str]) -> None:
+                                              cn: str, sans: list[str]) -> None:
     pem_text = _extreme_certificate(serial, start, days, cn, sans)
     judge(pem_text.decode(), cert_files, password=None)
     holds(lambda: _certificate.certificate_info(pem_text))

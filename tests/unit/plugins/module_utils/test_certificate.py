@@ -153,11 +153,11 @@ def test_public_chain_and_wildcard(cert_corpus: Corpus) -> None:
 def test_content_as_base64_pfx_and_pem_text(cert_corpus: Corpus) -> None:
     pfx = base64.b64encode(cert_corpus.path("good_rsa2048.pfx").read_bytes()).decode()
     by_content = validate(content=pfx, password=PASSWORD, trust=str(cert_corpus.public_roots),
-                                       ca_bundle=cert_corpus.ca_bundle.read_text())
+                          ca_bundle=cert_corpus.ca_bundle.read_text())
     by_path = run(cert_corpus, CASES[0])
     assert by_content == by_path
     pem = validate(content=cert_corpus.path("bundle.pem").read_text(), trust=str(cert_corpus.public_roots),
-                                ca_bundle=str(cert_corpus.ca_bundle))
+                   ca_bundle=str(cert_corpus.ca_bundle))
     assert codes(pem) == {"chain_enterprise"} and pem["certificate"]["private_key_matches"] is True
 
 
@@ -272,8 +272,7 @@ def test_server_auth_only_issuing_ca_with_and_without_san(cert_corpus: Corpus, t
         leaf = pki.make_cert("cmg.contoso.com", pki.rsa_key(2048), tls_ca, sans=sans)
         bundle = tmp_path / "leaf.pem"
         bundle.write_bytes(pki.pem(leaf.cert, pki.rsa_key(2048), tls_ca.cert))
-        result = validate(path=str(bundle), trust=str(cert_corpus.public_roots),
-                                       ca_bundle=str(cert_corpus.ca_bundle))
+        result = validate(path=str(bundle), trust=str(cert_corpus.public_roots), ca_bundle=str(cert_corpus.ca_bundle))
         assert codes(result) == ({"chain_enterprise"} if sans is None else {"chain_enterprise", "san_missing"})
         assert result["chain"]["trust"] == "enterprise" and result["chain"]["complete"] is True
 
@@ -284,8 +283,7 @@ def test_client_auth_only_issuing_ca_fails_path_validation(cert_corpus: Corpus, 
     bundle = tmp_path / "leaf.pem"
     bundle.write_bytes(pki.pem(pki.make_cert("cmg.contoso.com", pki.rsa_key(2048), client_ca).cert, pki.rsa_key(2048),
                                client_ca.cert))
-    result = validate(path=str(bundle), trust=str(cert_corpus.public_roots),
-                                   ca_bundle=str(cert_corpus.ca_bundle))
+    result = validate(path=str(bundle), trust=str(cert_corpus.public_roots), ca_bundle=str(cert_corpus.ca_bundle))
     assert codes(result) == {"chain_enterprise", "chain_invalid"}
 
 

@@ -229,8 +229,8 @@ def test_pfx_with_two_keys_picks_the_matching_one(cert_corpus: Corpus, tmp_path:
 
 
 def test_pem_begin_line_with_trailing_whitespace_reads_like_openssl(cert_corpus: Corpus, tmp_path: Path) -> None:
-    text = cert_corpus.path("leaf.pem").read_bytes().replace(b"-----BEGIN CERTIFICATE-----\n",
-                                                               b"-----BEGIN CERTIFICATE----- \t\n")
+    text = cert_corpus.path("leaf.pem").read_bytes().replace(
+        b"-----BEGIN CERTIFICATE-----\n", b"-----BEGIN CERTIFICATE----- \t\n")
     spaced = tmp_path / "spaced.pem"
     spaced.write_bytes(text)
     oracle = pki.openssl_facts(spaced)  # openssl reads it
@@ -295,13 +295,14 @@ def test_check_urls_has_one_overall_deadline(cert_corpus: Corpus) -> None:
         return 11.0 if alive.is_set() else 0.0
 
     try:
-        found = _cert_rules.revocation_findings(leaf, check_urls=True, timeout=10, fetch=fetch, clock=clock,
-                                                on_answer=lambda url: alive.set() if "alive" in url else None)
+        found = _cert_rules.revocation_findings(
+            leaf, check_urls=True, timeout=10, fetch=fetch, clock=clock,
+            on_answer=lambda url: alive.set() if "alive" in url else None)
     finally:
         never.set()
     messages = sorted(item["message"] for item in found)
-    assert [message.split(" cannot")[0] for message in messages] == ["http://dead1.corpus.test/a.crl",
-                                                                      "http://dead2.corpus.test/b.crl"]
+    dead = ["http://dead1.corpus.test/a.crl", "http://dead2.corpus.test/b.crl"]
+    assert [message.split(" cannot")[0] for message in messages] == dead
     assert all("no answer within the 10 s deadline of check_urls" in message for message in messages)
     assert given and all(seconds <= 10 for seconds in given)  # each fetch gets what is left of the one deadline
 
