@@ -8,9 +8,8 @@ corrupt file, a wrong password, and a legacy RC2 PFX that this OpenSSL build can
 
 Limits (each refusal names the limit): a file or content of at most :data:`MAX_INPUT_BYTES`; only
 regular files (no ``/dev/zero``, FIFO or socket); at most :data:`MAX_PEM_BLOCKS` PEM blocks; PKCS#12
-iteration counts (MAC and key/certificate encryption) of at most :data:`MAX_PFX_ITERATIONS`, checked
-before the bytes reach cryptography; DER nesting of at most :data:`MAX_DER_DEPTH` levels and
-:data:`MAX_DER_ELEMENTS` elements. The PEM reader scans the data once (linear time).
+iteration counts (MAC and key/certificate encryption) and DER nesting within the limits of
+``_cert_pkcs12``, checked before the bytes reach cryptography. The PEM reader scans the data once (linear time).
 
 :data:`MIN_CRYPTOGRAPHY` is the one statement of the minimum cryptography version (the
 ``configmgr.cmg.cryptography`` doc fragment says the same; a unit test keeps them equal).
@@ -27,8 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._cert_pkcs12 import (MAX_DER_DEPTH, MAX_DER_ELEMENTS, MAX_PFX_ITERATIONS, TooComplex, Truncated,
-                           check_pfx_limits, der_length, looks_truncated, pfx_problem)
+from ._cert_pkcs12 import Truncated, check_pfx_limits, der_length, looks_truncated, pfx_problem
 from ._errors import CertificateError, CmgError, MissingDependencyError
 
 MIN_CRYPTOGRAPHY = "45.0.0"

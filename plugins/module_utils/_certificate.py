@@ -18,8 +18,9 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from ._cert_load import (FORMATS, MAX_INPUT_BYTES, MAX_PEM_BLOCKS, MAX_PFX_ITERATIONS, MIN_CRYPTOGRAPHY, Bundle,
-                         check_cryptography_version, load_certificate, pick_leaf, read_pem_certificates, sniff_format)
+from ._cert_load import (FORMATS, MAX_INPUT_BYTES, MAX_PEM_BLOCKS, MIN_CRYPTOGRAPHY, Bundle, check_cryptography_version,
+                         load_certificate, pick_leaf, read_pem_certificates, sniff_format)
+from ._cert_pkcs12 import MAX_PFX_ITERATIONS
 from ._cert_rules import (AIA_NOT_PUBLISHED, AZURE_DOMAIN_PUBLIC_CA, AZURE_DOMAINS, CHAIN_ENTERPRISE, CHAIN_INCOMPLETE,
                           CHAIN_INVALID, CHAIN_UNTRUSTED, CN_MISSING, CN_NOT_SERVICE_NAME, CRL_NOT_PUBLISHED,
                           EKU_MISSING, EKU_NO_SERVER_AUTH, EXPIRED, EXPIRING_SOON, KEY_MISMATCH, KEY_MISSING,

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.configmgr.cmg.plugins.module_utils import _cert_load, _cert_rules, _certificate
+from ansible_collections.configmgr.cmg.plugins.module_utils import _cert_load, _cert_pkcs12, _cert_rules, _certificate
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import CertificateError, CmgError
 from tests.support import pki
 from tests.support.pki import PASSWORD, Corpus
@@ -65,25 +65,24 @@ def test_huge_mac_iteration_count_is_refused_before_any_derivation(cert_corpus: 
     hostile.write_bytes(data)
     out = isolated_load(str(hostile))
     assert out.startswith("CertificateError certificate file ") and out.count("\n") == 0, out
-    assert f"above the limit of {_cert_load.MAX_PFX_ITERATIONS}" in out
+    assert f"above the limit of {_cert_pkcs12.MAX_PFX_ITERATIONS}" in out
 
 
 def test_iteration_count_just_above_the_limit_is_refused_and_at_the_limit_is_not(cert_corpus: Corpus) -> None:
     good = cert_corpus.path("good_rsa2048.pfx").read_bytes()
-    over = pki.pfx_with_mac_iterations(good, _cert_load.MAX_PFX_ITERATIONS + 1)
+    over = pki.pfx_with_mac_iterations(good, _cert_pkcs12.MAX_PFX_ITERATIONS + 1)
     with pytest.raises(CertificateError, match=r"asks for 1000001 key derivation iterations, above the limit of 1000000"):
         _certificate.load_certificate(content=base64.b64encode(over).decode(), password=PASSWORD)
     assert list(_cert_load.check_pfx_limits(good, "x") or []) == []
-    counts = list(__import__("ansible_collections.configmgr.cmg.plugins.module_utils._cert_pkcs12",
-                             fromlist=["x"]).pfx_iteration_counts(good))
-    assert counts and all(1 <= count <= _cert_load.MAX_PFX_ITERATIONS for count in counts)  # MAC and PBKDF2 found
+    counts = list(_cert_pkcs12.pfx_iteration_counts(good))
+    assert counts and all(1 <= count <= _cert_pkcs12.MAX_PFX_ITERATIONS for count in counts)  # MAC and PBKDF2 found
 
 
 def test_deep_nesting_is_refused_with_the_limit() -> None:
     data = b"\x02\x01\x03"
-    for _level in range(_cert_load.MAX_DER_DEPTH + 5):
+    for _level in range(_cert_pkcs12.MAX_DER_DEPTH + 5):
         data = pki.der(0x30, data)
-    with pytest.raises(CertificateError, match=f"nested deeper than {_cert_load.MAX_DER_DEPTH} levels"):
+    with pytest.raises(CertificateError, match=f"nested deeper than {_cert_pkcs12.MAX_DER_DEPTH} levels"):
         _certificate.load_certificate(content=base64.b64encode(pki.der(0x30, pki.der_integer(3) + data)).decode(),
                                       fmt="pfx")
 
