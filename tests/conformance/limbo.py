@@ -199,8 +199,9 @@ def report(summary: dict[str, Any]) -> tuple[list[str], bool]:
         for row in members:
             lines.append(f"{label} {row['id']}: expected {row['expected']}, module {row['module']} "
                          f"({row['excused'] or row['detail'][:300]})")
-    stale = sorted(set(EXCUSED) - {row["id"] for row in rows if row["module"] != row["expected"]})
-    lines += [f"STALE excuse {case_id}: the case now agrees or is not applicable; remove it" for case_id in stale]
+    # An excused case that runs and agrees is stale; one that does not apply today (validity) is only inactive.
+    stale = sorted(row["id"] for row in rows if row["excused"] and row["module"] == row["expected"])
+    lines += [f"STALE excuse {case_id}: the case now agrees; remove its excuse" for case_id in stale]
     passed = not crashes and not unexcused and not stale and agree >= crypto
     lines.append(f"make limbo: {'passed' if passed else 'FAILED'} ({len(crashes)} crashes, {len(unexcused)} "
                  f"unexcused disagreements, {len(excused)} excused)")
