@@ -284,8 +284,10 @@ def _judge(leaf: Any, pool: list[Any], store: TrustStore, now: datetime.datetime
             if upper:
                 described = [leaf] + upper
                 break
-    if described is None:
-        return _Verdict([leaf], "untrusted", error)
+    if described is None:  # no trusted path: describe the one to an untrusted root of the file, as the library builds it
+        roots = [cert for cert in pool if self_signed(cert)]
+        untrusted = _attempt(leaf, pool, roots, now, None, frozenset({"permissive"}))[0] if roots else None
+        return _Verdict(untrusted or [leaf], "untrusted", error)
     return _Verdict(described, _kind(described[-1], store) or "public", error)
 
 
@@ -312,8 +314,9 @@ def chain_findings(bundle: Any, store: TrustStore, leaf_findings: list[dict[str,
     if trust == "unknown":
         return chain, found + [_issuer_unknown(leaf)]
     if trust == "untrusted":
-        chain["complete"] = self_signed(leaf)
-        why = f"cryptography: {verdict.error}" if verdict.error else "no path to a trusted root"
+        chain["complete"] = not missing and self_signed(path[-1])
+        top = f"its root {_name(path[-1])!r} is not trusted; " if self_signed(path[-1]) else ""
+        why = top + (f"cryptography: {verdict.error}" if verdict.error else "no path to a trusted root")
         found.append(finding(CHAIN_UNTRUSTED, f"the chain reaches no trusted root ({why}): add the enterprise root to "
                                               "ca_bundle, or use a certificate from a trusted CA"))
         return chain, found

@@ -428,3 +428,13 @@ def test_trust_directory_is_bounded_in_total_size(tmp_path: Path, cert_corpus: C
         (tmp_path / f"root{index}.pem").write_bytes(cert_corpus.public_roots.read_bytes() + b"#" * 800)
     with pytest.raises(CertificateError, match="holds more than 3000 bytes of files, the limit"):
         validate(path=str(cert_corpus.path("good_rsa2048.pfx")), password=PASSWORD, trust=str(tmp_path))
+
+
+def test_untrusted_chain_is_described_up_to_the_files_own_root(cert_corpus: Corpus) -> None:
+    case = next(case for case in pki.CASES if case.name == "untrusted")
+    result = validate(**cert_corpus.options(case))
+    assert result["chain"] == {"trust": "untrusted", "complete": True,
+                               "subjects": ["CN=cmg.contoso.com,O=Corpus", "CN=Corpus Unknown Root,O=Corpus"]}
+    message = [item["message"] for item in result["findings"] if item["code"] == "chain_untrusted"][0]
+    assert message.startswith("the chain reaches no trusted root (its root 'CN=Corpus Unknown Root,O=Corpus' is not "
+                              "trusted; cryptography: validation failed")
