@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo demo-acme test venv collection system-deps units integration reliability sanity lint changelog-lint docs docs-check build molecule bench clean
+.PHONY: demo demo-acme test venv collection system-deps units integration reliability limbo sanity lint changelog-lint docs docs-check build molecule bench clean
 
 # The demo shows the DNS wait with a real BIND 9 when it can be installed (root with apt-get);
 # elsewhere it runs without that wait and says so.
@@ -27,7 +27,7 @@ demo: venv collection
 demo-acme: venv collection system-deps
 	$(BIN)/python demo/acme.py
 
-test: system-deps venv collection units integration reliability sanity lint changelog-lint docs-check build molecule
+test: system-deps venv collection units integration reliability limbo sanity lint changelog-lint docs-check build molecule
 	@echo "make test: all checks passed"
 
 venv: $(VENV)/.installed
@@ -64,6 +64,12 @@ integration: venv collection system-deps
 # Hostile input, faults and secrets (docs/reliability.md): property tests, the Azure fault matrix, the -vvvv run.
 reliability: venv collection system-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/reliability
+
+# x509-limbo conformance of cmg_cert_validate (docs/findings.md): reads ../shared/x509-limbo/limbo.json
+# beside the project root at run time (LIMBO=... for another copy); says so in one line when it is absent.
+LIMBO ?= $(abspath $(CURDIR)/../shared/x509-limbo/limbo.json)
+limbo: venv collection
+	$(BIN)/python -W ignore -m tests.conformance.limbo --limbo $(LIMBO)
 
 # ansible-test runs in a copy of the tracked files, laid out as ansible_collections/configmgr/cmg.
 # Its --venv mode downloads a get-pip script from a host these machines cannot reach: seed its

@@ -28,6 +28,9 @@ options:
     description:
       - Path of the certificate file on the host the task runs on (usually C(localhost)).
       - Exactly one of O(path) and O(content) is required.
+      - A regular file of at most 4 MiB; a device, FIFO or socket is refused. A PFX whose key derivation asks for
+        more than 1,000,000 iterations, or whose structure nests deeper than 32 levels, is refused before it is
+        decrypted; a PEM file may hold at most 5,000 blocks.
     type: path
   content:
     description:
@@ -72,11 +75,15 @@ options:
     description:
       - Where public trust is judged. V(certifi) is Mozilla's list from the C(certifi) package, V(system) is the
         trust store of the host that runs the task; anything else is a path to a PEM file or a directory of them.
+      - Every certificate of the store is a trust anchor. cryptography's verifier (web PKI server profile) builds the
+        path from these anchors and the untrusted intermediates (the file's other certificates and O(ca_bundle)); the
+        result's C(chain.subjects) is the path it built. See the collection's C(docs/findings.md).
     type: str
     default: certifi
   ca_bundle:
     description:
       - Path (or PEM text) of enterprise roots, and intermediates, that the organisation's clients trust.
+      - Its self-signed certificates are trust anchors; the others are untrusted intermediates for path building.
       - A chain that ends at one of these roots is reported as C(enterprise).
     type: str
   min_days_remaining:
@@ -93,6 +100,8 @@ options:
   check_urls:
     description:
       - Fetch the http CRL and AIA URLs and warn when they cannot be reached. Without it only their form is checked.
+      - Only the http and https URLs the certificate names are fetched (at most 16), all at once, within one overall
+        deadline of 10 seconds; a URL that has not answered by then is reported as unreachable.
     type: bool
     default: false
   fail_on:
@@ -107,8 +116,9 @@ notes:
   - A file that cannot be read (missing, empty, truncated, corrupt, wrong password, legacy RC2 encryption that the
     OpenSSL build cannot decrypt) fails the task with a one-line message.
 requirements:
-  - cryptography >= 42.0.0 (path validation needs 45.0.0 or later)
   - certifi (for O(trust=certifi))
+extends_documentation_fragment:
+  - configmgr.cmg.cryptography
 attributes:
   check_mode:
     description: Can run in check_mode and return the same result, since the module only reads.
@@ -224,14 +234,16 @@ certificate:
       description: The PFX friendly name, None when there is none.
       type: str
 chain:
-  description: The certification path built from the file's certificates, O(ca_bundle) and the trust store.
+  description:
+    - The certification path cryptography's verifier built from the file's certificates, O(ca_bundle) and the trust
+      store (web PKI server profile for the service name).
   returned: success or when O(fail_on) fails the task
   type: dict
   contains:
     trust:
       description:
-        - C(public) (reaches a root of O(trust)), C(enterprise) (a root of O(ca_bundle)) or C(untrusted) (ends at a root
-          that is not trusted, or at a CA whose issuer is missing).
+        - C(public) (reaches a trust anchor of O(trust)), C(enterprise) (a root of O(ca_bundle)) or C(untrusted) (no path
+          reaches a trust anchor; C(chain_untrusted) carries the library's reason).
         - C(unknown) when the issuer of the certificate is not in the file, O(ca_bundle) or O(trust) (a PFX without its
           intermediates); trust cannot be judged, and C(chain_incomplete) says so.
       type: str
@@ -239,7 +251,7 @@ chain:
       description: Whether the file holds every intermediate certificate of the path.
       type: bool
     subjects:
-      description: The subjects of the path, leaf first.
+      description: The subjects of the path, leaf first, up to the trust anchor; only the leaf when no path was found.
       type: list
       elements: str
 service_name:
@@ -255,7 +267,8 @@ names:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.configmgr.cmg.plugins.module_utils._certificate import SEVERITY_RANK, validate
+from ansible_collections.configmgr.cmg.plugins.module_utils._certificate import (
+    SEVERITY_RANK, ValidationRequest, validate)
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 
 ARGUMENT_SPEC = {
@@ -279,12 +292,7 @@ ARGUMENT_SPEC = {
 
 def judge(params: dict) -> dict:
     """Validate the certificate and fail the result when a finding reaches ``fail_on``."""
-    result = validate(
-        path=params["path"], content=params["content"], password=params["password"], fmt=params["format"],
-        service_name=params["service_name"], prefix=params["prefix"], region=params["region"],
-        cloud_environment=params["cloud_environment"], content_enabled=params["content_enabled"],
-        trust=params["trust"], ca_bundle=params["ca_bundle"], min_days_remaining=params["min_days_remaining"],
-        previous_certificate=params["previous_certificate"], check_urls=params["check_urls"])
+    result = validate(ValidationRequest.from_params(params))
     result["changed"] = False
     if params["fail_on"] != "never":
         level = SEVERITY_RANK[params["fail_on"]]

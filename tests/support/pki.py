@@ -388,3 +388,104 @@ def build_sample(directory: Path, service_name: str = "GraniteFalls.contoso.com"
     sample.write_bytes(pfx(make_cert(service_name, rsa_key(2048), issuing), (issuing.cert, root.cert)))
     return {"path": str(sample), "password": PASSWORD, "trust": str(directory / "public_roots.pem"),
             "ca_bundle": str(directory / "ca_bundle.pem")}
+
+
+# ---------------------------------------------------------------------------------------------- hostile files
+# Built by hand from DER pieces, independent of the code under test.
+
+
+def der(tag: int, value: bytes) -> bytes:
+    """One DER element (definite length)."""
+    size = len(value)
+    if size < 0x80:
+        return bytes([tag, size]) + value
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + value
+
+
+def der_items(data: bytes) -> list[tuple[int, bytes]]:
+    """(tag, value) of each DER element in ``data`` (definite lengths only)."""
+    items = []
+    offset = 0
+    while offset < len(data):
+        tag, first = data[offset], data[offset + 1]
+        start = offset + 2
+        if first & 0x80:
+            count = first & 0x7F
+            size = int.from_bytes(data[start:start + count], "big")
+            start += count
+        else:
+            size = first
+        items.append((tag, data[start:start + size]))
+        offset = start + size
+    return items
+
+
+def der_integer(value: int) -> bytes:
+    """A DER INTEGER."""
+    return der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True))
+
+
+def oid(dotted: str) -> bytes:
+    """A DER OBJECT IDENTIFIER."""
+    parts = [int(part) for part in dotted.split(".")]
+    body = bytes([40 * parts[0] + parts[1]])
+    for part in parts[2:]:
+        chunk = [part & 0x7F]
+        part >>= 7
+        while part:
+            chunk.insert(0, 0x80 | (part & 0x7F))
+            part >>= 7
+        body += bytes(chunk)
+    return der(0x06, body)
+
+
+def pfx_with_mac_iterations(data: bytes, iterations: int) -> bytes:
+    """``data`` (a PFX) with the iteration count of its MacData replaced (the MAC no longer matches)."""
+    (_tag, body), = der_items(data)
+    version, auth_safe, mac_data = der_items(body)
+    digest_info, salt, _count = der_items(mac_data[1])
+    mac = der(0x30, der(digest_info[0], digest_info[1]) + der(salt[0], salt[1]) + der_integer(iterations))
+    return der(0x30, der(*version) + der(*auth_safe) + mac)
+
+
+def pfx_two_keys(leaf: Issued, wrong_key: Any, password: str = PASSWORD) -> bytes:
+    """A PFX (no MAC) holding ``wrong_key`` first, then the leaf's own key, then the leaf certificate."""
+    def key_bag(key: Any) -> bytes:
+        encrypted = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                      serialization.BestAvailableEncryption(password.encode()))
+        return der(0x30, oid("1.2.840.113549.1.12.10.1.2") + der(0xA0, encrypted))
+
+    cert_bag = der(0x30, oid("1.2.840.113549.1.12.10.1.3") + der(0xA0, der(0x30, oid("1.2.840.113549.1.9.22.1")
+                   + der(0xA0, der(0x04, leaf.cert.public_bytes(serialization.Encoding.DER))))))
+
+    def data_content(safe_contents: bytes) -> bytes:
+        return der(0x30, oid("1.2.840.113549.1.7.1") + der(0xA0, der(0x04, safe_contents)))
+
+    auth_safe = der(0x30, data_content(der(0x30, key_bag(wrong_key) + key_bag(leaf.key)))
+                    + data_content(der(0x30, cert_bag)))
+    return der(0x30, der_integer(3) + data_content(auth_safe))
+
+
+def openssl_resign(directory: Path, leaf: Issued, issuer: Issued, digest: str) -> Issued:
+    """A self-signed ``leaf`` re-signed by ``issuer`` with ``digest`` (md5, sha1) by the openssl CLI."""
+    files = {"in": directory / "_re_in.pem", "ca": directory / "_re_ca.pem", "key": directory / "_re_key.pem",
+             "out": directory / "_re_out.pem"}
+    files["in"].write_bytes(pem(leaf.cert))
+    files["ca"].write_bytes(pem(issuer.cert))
+    files["key"].write_bytes(pem(issuer.key))
+    try:
+        subprocess.run(["openssl", "x509", "-in", str(files["in"]), "-CA", str(files["ca"]), "-CAkey", str(files["key"]),
+                        f"-{digest}", "-preserve_dates", "-set_serial", "4243", "-out", str(files["out"])],
+                       check=True, capture_output=True)
+        return Issued(x509.load_pem_x509_certificate(files["out"].read_bytes()), leaf.key)
+    finally:
+        for path in files.values():
+            path.unlink(missing_ok=True)
+
+
+def patched(cert: x509.Certificate, old: bytes, new: bytes) -> bytes:
+    """The DER of ``cert`` with the bytes ``old`` replaced by ``new`` (same length; the signature no longer matches)."""
+    data = cert.public_bytes(serialization.Encoding.DER)
+    assert len(old) == len(new) and old in data, (old, new)
+    return data.replace(old, new)

@@ -347,7 +347,8 @@ def test_a_day_later_inside_the_warning_window_writes_nothing(tmp_path, cert_cor
     today = datetime.now(timezone.utc)
 
     def validated(now: datetime) -> dict:
-        result = _certificate.validate(**cert_corpus.options(case), service_name="cmg.contoso.com", now=now)
+        result = _certificate.validate(_certificate.ValidationRequest(
+            **cert_corpus.options(case), service_name="cmg.contoso.com", now=now))
         return dict(result, changed=False)
 
     first = validated(today)
