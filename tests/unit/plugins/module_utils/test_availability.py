@@ -175,7 +175,7 @@ def test_parse_nameserver_errors(value):
 
 
 @pytest.mark.parametrize("value, message", [
-    ("[::1]:bad", "the name server '[::1]:bad' has an invalid port: use 'host' or 'host:port'"),
+    ("[::1]:bad", "the name server '[::1]:bad' has an invalid port: use 'host' or 'host:port' with a port from 1 to 65535"),
     ("no-such-host.invalid:53", "cannot resolve the name server 'no-such-host.invalid:53' to an address: use host or host:port"),
 ])
 def test_parse_nameserver_agrees_with_the_nameservers_option(value, message):
