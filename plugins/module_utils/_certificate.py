@@ -33,7 +33,8 @@ from ._cert_rules import (AIA_NOT_PUBLISHED, AZURE_DOMAIN_PUBLIC_CA, AZURE_DOMAI
                           time_findings, utcnow, worst_severity)
 from ._cert_trust import TrustStore, chain_findings, load_trust, self_signed
 from ._errors import CertificateError
-from ._naming import cloud_names, normalize_fqdn
+from ._clouds import resolve as resolve_cloud
+from ._naming import normalize_fqdn
 
 __all__ = [
     "AIA_NOT_PUBLISHED", "AZURE_DOMAIN_PUBLIC_CA", "AZURE_DOMAINS", "CHAIN_ENTERPRISE", "CHAIN_INCOMPLETE",
@@ -125,7 +126,7 @@ def validate(request: ValidationRequest | None = None, **options: Any) -> dict[s
         request = ValidationRequest(**options)
     elif options:
         raise TypeError("give a ValidationRequest or keyword options, not both")
-    cloud_names(request.cloud_environment)
+    cloud = resolve_cloud(request.cloud_environment, region=request.region).name
     if request.service_name:
         normalize_fqdn(request.service_name, allow_wildcard=True)
     now = request.now or utcnow()
@@ -137,7 +138,7 @@ def validate(request: ValidationRequest | None = None, **options: Any) -> dict[s
     found += key_findings(bundle, facts) + eku_findings(facts)
     found += time_findings(bundle.leaf, facts, now, request.min_days_remaining) + hash_findings(facts)
     service, names, naming = name_findings(facts, request.service_name, request.prefix, request.region,
-                                           request.cloud_environment, request.content_enabled)
+                                           cloud, request.content_enabled)
     found += naming
     chain, chained = chain_findings(bundle, store, found, now, service)
     found += chained

@@ -64,8 +64,9 @@ options:
   cloud_environment:
     description:
       - The Azure cloud (C(AzureCloud) or C(AzureUSGovernment)), passed to the naming rules.
+      - When not set, the E(AZURE_CLOUD_ENVIRONMENT) environment variable (as AWX's Azure credential injects it)
+        decides, else C(AzureCloud), the same way as for the other modules.
     type: str
-    default: AzureCloud
   content_enabled:
     description:
       - Whether the CMG will hold content; then the prefix must also be a valid storage account name.
@@ -279,7 +280,7 @@ ARGUMENT_SPEC = {
     "service_name": {"type": "str"},
     "prefix": {"type": "str"},
     "region": {"type": "str"},
-    "cloud_environment": {"type": "str", "default": "AzureCloud"},
+    "cloud_environment": {"type": "str"},
     "content_enabled": {"type": "bool", "default": False},
     "trust": {"type": "str", "default": "certifi"},
     "ca_bundle": {"type": "str"},

@@ -54,3 +54,21 @@ def test_never_reports_errors_without_failing(corpus: Corpus) -> None:
 
 def test_password_is_no_log() -> None:
     assert cmg_cert_validate.ARGUMENT_SPEC["password"]["no_log"] is True
+
+
+@pytest.mark.parametrize(("environment", "option", "domain"), [
+    ("AzureUSGovernment", None, "usgovcloudapi.net"),
+    (None, None, "cloudapp.azure.com"),
+    ("AzureUSGovernment", "AzureCloud", "cloudapp.azure.com"),
+])
+def test_cloud_follows_the_option_then_azure_cloud_environment(corpus: Corpus, monkeypatch: pytest.MonkeyPatch,
+                                                               environment: str | None, option: str | None,
+                                                               domain: str) -> None:
+    """AWX injects AZURE_CLOUD_ENVIRONMENT: the names follow it unless the option says otherwise."""
+    if environment is None:
+        monkeypatch.delenv("AZURE_CLOUD_ENVIRONMENT", raising=False)
+    else:
+        monkeypatch.setenv("AZURE_CLOUD_ENVIRONMENT", environment)
+    region = "usgovvirginia" if domain == "usgovcloudapi.net" else "westus"
+    result = cmg_cert_validate.judge(params(corpus, "good_rsa2048", region=region, cloud_environment=option))
+    assert result["names"]["deployment_name"].endswith("." + domain), result["names"]
