@@ -20,16 +20,20 @@ import os
 import re
 from typing import Any, Mapping
 
+from ._certificate import FORMATS
+from ._cname import ON_CONFLICT
+from ._dns_rfc2136 import ALGORITHMS
 from ._errors import CmgError, NamingError
 from ._naming import cloud_names, derive_names, normalize_region
 from ._regions import REGIONS
+from ._report import FAIL_ON as _FAIL_ON
 
 UNKNOWN_TRUST = ("stop", "continue")
-DNS_ON_CONFLICT = ("fail", "replace")
-FAIL_ON = ("error", "warning", "never")
+DNS_ON_CONFLICT = ON_CONFLICT
+FAIL_ON = tuple(_FAIL_ON)
 NAME_CHECK_METHODS = ("arm", "dns")
 DNS_PROVIDERS = ("azure_dns", "rfc2136")
-REGION_REFERENCE = "docs/reference/regions (or `az account list-locations -o table`)"
+REGION_REFERENCE = "`az account list-locations -o table`, or plugins/module_utils/_regions.py"
 
 # Choices of the role inputs that are not a module option's (those come from the modules' own constants).
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -38,6 +42,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "cmg_fail_on": FAIL_ON,
     "cmg_name_check_method": NAME_CHECK_METHODS,
     "cmg_dns_provider": DNS_PROVIDERS,
+    "cmg_certificate_format": FORMATS,
+    "cmg_dns_key_algorithm": ALGORITHMS,
 }
 INTEGERS = {"cmg_dns_port": (1, 65535), "cmg_dns_ttl": (1, 2147483647), "cmg_dns_wait_timeout": (0, 86400),
             "cmg_min_days_remaining": (0, 36500)}

@@ -441,9 +441,11 @@ def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
             past_failure = True
         elif reason is None:
             checks.extend(step.checks(result, context))
-        elif past_failure and not (step.name in skipped and reason == skipped[step.name]):
-            not_run[step.name] = stopped_reason
-            checks.append(_check(step.name, "not_run", f"{step.title} step", "not_run", stopped_reason))
+        elif past_failure:
+            message = stopped_reason if reason == (default_reason or DEFAULT_SKIP_REASON) \
+                else f"{stopped_reason} (and it would not have run: {reason})"
+            not_run[step.name] = message
+            checks.append(_check(step.name, "not_run", f"{step.title} step", "not_run", message))
         else:
             reasons[step.name] = reason
             checks.append(_check(step.name, "skipped", f"{step.title} step", "skip", reason))
