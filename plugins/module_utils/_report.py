@@ -113,6 +113,7 @@ class Context:
 
     check_mode: bool = False
     changed: bool = False
+    existed: bool = False  # the diff's ``before`` is not empty: a change replaces something
 
 
 def _check(step: str, code: str, name: str, status: str, message: str) -> Check:
@@ -197,12 +198,6 @@ def _record_text(record: dict[str, Any]) -> str:
             f"{record.get('provider')})")
 
 
-def _would(result: dict[str, Any]) -> str:
-    """``would_create`` when check mode found no record set, ``would_change`` when it found another one."""
-    before = (result.get("diff") or {}).get("before") if isinstance(result.get("diff"), dict) else None
-    return "would_change" if before else "would_create"
-
-
 def dns_checks(result: dict[str, Any], context: Context = Context()) -> list[Check]:
     """The ``dns.record`` check from a ``cmg_cname`` result (and ``dns.error`` if it failed otherwise).
 
@@ -212,12 +207,11 @@ def dns_checks(result: dict[str, Any], context: Context = Context()) -> list[Che
     record = result.get("record")
     checks: list[Check] = []
     if context.check_mode and context.changed:
-        status = _would(result)
-        target = (record or {}).get("target") if isinstance(record, dict) else None
-        after = ((result.get("diff") or {}).get("after") or {}) if isinstance(result.get("diff"), dict) else {}
-        target = target or after.get("target")
+        status = "would_change" if context.existed else "would_create"
+        target = record.get("target") if isinstance(record, dict) else None
+        wanted = f" pointing at {target}" if target else ""
         checks.append(_check("dns", "record", "Service name CNAME", status,
-                             f"check mode: a real run would {status.split('_')[1]} the CNAME (target {target})"))
+                             f"check mode: a real run would {status.split('_')[1]} the CNAME{wanted}"))
     elif isinstance(record, dict) and record.get("target"):
         checks.append(_check("dns", "record", "Service name CNAME", "pass", _record_text(record)))
     elif result.get("failed"):
@@ -378,13 +372,11 @@ def _ran(result: Any) -> bool:
 
 def _skip_reason(step: Step, result: Any, skipped: dict[str, str], results: dict[str, Any], default: str) -> str | None:
     """The reason the step did not run, or None when it ran."""
-    if skipped.get(step.name) and result is None:
-        return skipped[step.name]
     if step.depends_on and result is None and step.depends_on in skipped:
         return f"the {step_title(step.depends_on)} step did not run"
     if step.name == "propagation" and result is None and _ran(results.get("dns")):
         return propagation_skip_reason(results.get("dns")) or skipped.get(step.name) or NOT_WAITED
-    if skipped.get(step.name) and not _ran(result):
+    if skipped.get(step.name):
         return skipped[step.name]
     if not isinstance(result, dict) or not result:
         return default
@@ -421,6 +413,8 @@ def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
     if unknown:
         raise ReportError(f"unknown report step(s) {', '.join(unknown)}: use {', '.join(STEP_REGISTRY)}")
     changed = {step: isinstance(result, dict) and bool(result.get("changed")) for step, result in results.items()}
+    existed = {step: isinstance(result, dict) and isinstance(result.get("diff"), dict) and bool(result["diff"].get("before"))
+               for step, result in results.items()}
     clean = {step: _stable(scrub(result)) for step, result in results.items() if result is not None}
     stop = _failure_of(failure)
     stopped_reason = f"not run: the role stopped at '{stop['task']}'" if stop and stop["task"] else \
@@ -432,7 +426,8 @@ def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
     for step in STEP_REGISTRY.values():
         result = step.result(clean)
         reason = _skip_reason(step, result, skipped, clean, default_reason or DEFAULT_SKIP_REASON)
-        context = Context(check_mode=check_mode, changed=changed.get(step.name, False))
+        context = Context(check_mode=check_mode, changed=changed.get(step.name, False),
+                          existed=existed.get(step.name, False))
         if stop and step.name == stop["step"]:
             own = step.checks(result, context) if reason is None else []
             checks.extend(own)
