@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import stat
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,7 +25,7 @@ from junitparser import JUnitXml
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._dns_resolve import NameServer, answered_target
 from tests.support import pki
-from tests.support.ansible import PlaybookRun, run_playbook
+from tests.support.ansible import BIN, COLLECTIONS, PlaybookRun, run_playbook
 from tests.support.azure_sandbox import AzureSandbox
 from tests.support.bind import BindServer, running_named
 
@@ -549,3 +551,27 @@ def test_partial_run_before_the_certificate_exists(azure_sandbox: AzureSandbox, 
     assert partial["status"] == "pass"
     assert {check["id"]: check["status"] for check in partial["checks"]}["certificate.skipped"] == "skip"
     assert azure_sandbox.writes() == []
+
+
+def test_relative_paths_through_ansible_runner(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    """As AWX runs a job: ansible-runner starts ansible-playbook in the project directory, which holds the files."""
+    import ansible_runner  # pylint: disable=import-outside-toplevel
+
+    azure_sandbox.seed(zone_seed())
+    project = tmp_path / "runner" / "project"
+    (project / "files").mkdir(parents=True)
+    (project / "job.yml").write_text("- name: CMG\n  ansible.builtin.import_playbook: configmgr.cmg.prepare\n",
+                                     encoding="utf-8")
+    (project / "files" / "cmg.pfx").write_bytes(contoso_pki.pfx("runner.pfx", "GraniteFalls.contoso.com").read_bytes())
+    (project / "files" / "ca.pem").write_bytes(contoso_pki.ca_bundle.read_bytes())
+    extravars = {"cmg_certificate_path": "files/cmg.pfx", "cmg_certificate_password": pki.PASSWORD,
+                 "cmg_ca_bundle": "files/ca.pem", "cmg_region": "westus", "cmg_dns_zone": "contoso.com",
+                 "cmg_dns_resource_group": "rg-dns", "cmg_wait_for_dns": False, "cmg_report_dir": "reports"}
+    envvars = {**azure_sandbox.env(), "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+               "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PWD": str(tmp_path)}
+    runner = ansible_runner.run(private_data_dir=str(tmp_path / "runner"), playbook="job.yml",
+                                inventory=f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}",
+                                envvars=envvars, extravars=extravars, quiet=True)
+    assert (runner.status, runner.rc) == ("successful", 0), runner.stdout.read()
+    assert sorted(path.name for path in (project / "reports").iterdir()) == sorted(FILES)
+    assert report_json(project / "reports")["status"] == "pass"
