@@ -8,7 +8,7 @@
 - :func:`prepare_names`: the CMG names; a service name that needs no CNAME ignores the DNS zone.
 - :func:`cname_skip_reason`: whether (and why not) the CNAME step runs.
 - :func:`certificate_stop`: whether the certificate's trust stops the run before any write.
-- :func:`role_words`: a module's message in the role's words (``cmg_ca_bundle``, not ``ca_bundle``).
+The role's words for module messages are in ``_vocabulary`` (:func:`role_words`).
 
 Pure Python, no Ansible; the filter plugin ``plugins/filter/prepare.py`` exposes them.
 """
@@ -47,33 +47,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 INTEGERS = {"cmg_dns_port": (1, 65535), "cmg_dns_ttl": (1, 2147483647), "cmg_dns_wait_timeout": (0, 86400),
             "cmg_min_days_remaining": (0, 36500)}
-
-# Module option -> role variable, for messages a role user reads. Longest first, whole words only.
-ROLE_WORDS: tuple[tuple[str, str], ...] = (
-    ("give them with the nameservers option", "give them as cmg_dns_nameservers"),
-    ("give the servers with the nameservers option", "give the servers as cmg_dns_nameservers"),
-    ("the nameservers option", "cmg_dns_nameservers"),
-    ("previous_certificate", "cmg_previous_certificate"),
-    ("min_days_remaining", "cmg_min_days_remaining"),
-    ("content_enabled", "cmg_content_enabled"),
-    ("resource_group", "cmg_dns_resource_group"),
-    ("key_algorithm", "cmg_dns_key_algorithm"),
-    ("nameservers", "cmg_dns_nameservers"),
-    ("wait_timeout", "cmg_dns_wait_timeout"),
-    ("on_conflict", "cmg_dns_on_conflict"),
-    ("ca_bundle", "cmg_ca_bundle"),
-    ("key_name", "cmg_dns_key_name"),
-    ("key_secret", "cmg_dns_key_secret"),
-    ("service_name", "cmg_service_name"),
-    ("trust=", "cmg_trust="),
-    ("fail_on", "cmg_fail_on"),
-)
-AZURE_SOURCES = ("AZURE_CLIENT_ID, AZURE_SECRET and AZURE_TENANT (a service principal, as AWX's Azure credential "
-                 "injects them)", "AZURE_PROFILE or the [default] profile of ~/.azure/credentials",
-                 "the Azure CLI login (az)", "a managed identity (the last resort: none answered)")
-_NO_CREDENTIAL = re.compile(r"no Azure subscription given|no Azure credential|could not find .*credential|"
-                            r"auth_source (msi|auto|env|cli|credential_file)", re.IGNORECASE)
-
 
 class PrepareError(CmgError):
     """An input of the prepare role that cannot be used."""
@@ -235,19 +208,3 @@ def certificate_stop(result: Mapping[str, Any], unknown_trust: str = "stop") -> 
         return ("the certificate's chain could not be judged (trust unknown: intermediates missing): add the issuing "
                 "and root CAs to cmg_ca_bundle, or set cmg_unknown_trust: continue to go on; nothing was written")
     return ""
-
-
-def role_words(message: object) -> str:
-    """A module's message in the role's words, and what to try when no Azure credential was found."""
-    text = str(message or "")
-    for module_word, role_word in ROLE_WORDS:
-        if module_word.endswith("="):
-            text = text.replace(module_word, role_word)
-            continue
-        text = re.sub(rf"(?<![\w.$-]){re.escape(module_word)}(?![\w-])", role_word, text)
-    text = re.sub(r"set (?:cmg_)?subscription_id or AZURE_SUBSCRIPTION_ID", "set AZURE_SUBSCRIPTION_ID", text)
-    if _NO_CREDENTIAL.search(text):
-        text = re.sub(r"\s*\(auth_source \w+\)", "", text)
-        text += ("; tried: " + ", ".join(AZURE_SOURCES)
-                 + "; without Azure credentials, cmg_name_check_method: dns checks the names through DNS only")
-    return text

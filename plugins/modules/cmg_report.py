@@ -249,7 +249,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
-from ansible_collections.configmgr.cmg.plugins.module_utils._prepare import role_words
+from ansible_collections.configmgr.cmg.plugins.module_utils._vocabulary import role_words
 from ansible_collections.configmgr.cmg.plugins.module_utils._report import (
     DEFAULT_SKIP_REASON, FAIL_ON, ReportError, build_report, plan_report, report_name, stop_message)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.configmgr.cmg.plugins.module_utils import _prepare
+from ansible_collections.configmgr.cmg.plugins.module_utils import _prepare, _vocabulary
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import NamingError
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -109,11 +109,11 @@ def test_certificate_stop() -> None:
     ("AZURE_CLIENT_ID is kept", "AZURE_CLIENT_ID is kept"),
 ])
 def test_role_words(module_message, role_message) -> None:
-    assert _prepare.role_words(module_message) == role_message
+    assert _vocabulary.role_words(module_message) == role_message
 
 
 def test_no_credential_message_names_the_sources_and_the_dns_method() -> None:
-    text = _prepare.role_words("no Azure subscription given (auth_source msi): set subscription_id or "
+    text = _vocabulary.role_words("no Azure subscription given (auth_source msi): set subscription_id or "
                                "AZURE_SUBSCRIPTION_ID")
     assert "auth_source" not in text and "subscription_id or" not in text
     for word in ("AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_ID", "AZURE_SECRET", "AZURE_TENANT", "AZURE_PROFILE",
