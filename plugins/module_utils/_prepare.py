@@ -77,9 +77,12 @@ def closest_regions(region: str, cloud: str | None = None, count: int = 3) -> li
     spellings = {name: name for name in regions}
     spellings.update({display.lower(): name for name, (display, _geo) in regions.items()})
     key = re.sub(r"^\([^)]*\)\s*|[\s_-]", "", str(region)).lower()
-    ranked = sorted(spellings, key=lambda spelling: (-max(difflib.SequenceMatcher(None, key, spelling).ratio(),
-                                                         difflib.SequenceMatcher(None, str(region).lower(),
-                                                                                 spelling).ratio()), spelling))
+    def closeness(spelling: str) -> tuple[float, str]:
+        ratio = max(difflib.SequenceMatcher(None, key, spelling).ratio(),
+                    difflib.SequenceMatcher(None, str(region).lower(), spelling).ratio())
+        return -ratio, spelling
+
+    ranked = sorted(spellings, key=closeness)
     found: list[str] = []
     for spelling in ranked:
         if spellings[spelling] not in found:

@@ -315,7 +315,7 @@ def register_step(step: Step, after: str | None = None) -> None:
     if step.name in STEP_REGISTRY or step.name == RUN_STEP:
         raise ValueError(f"report step {step.name!r} exists already")
     items = list(STEP_REGISTRY.items())
-    index = len(items) if after is None else [name for name, _ in items].index(after) + 1
+    index = len(items) if after is None else [name for name, _step in items].index(after) + 1
     items.insert(index, (step.name, step))
     STEP_REGISTRY.clear()
     STEP_REGISTRY.update(items)

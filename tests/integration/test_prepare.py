@@ -427,8 +427,8 @@ def test_every_step_failure_gives_fail(case: str, azure_sandbox: AzureSandbox, c
     assert_no_secret(report_dir, run)
 
 
-def test_written_cname_whose_name_servers_do_not_resolve(azure_sandbox: AzureSandbox, contoso_pki: Pki,
-                                                        tmp_path: Path) -> None:
+def test_written_cname_whose_name_servers_do_not_resolve(
+        azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
     """Issue 9 point 2: the PUT is sent, then the zone's name servers (ns1-01.azure-dns.com...) do not resolve.
     The run fails; the propagation row says why it did not run (never the fixed "cmg_wait_for_dns is false" skip);
     the message names cmg_dns_nameservers, not the module's option."""
@@ -449,8 +449,8 @@ def test_written_cname_whose_name_servers_do_not_resolve(azure_sandbox: AzureSan
     assert "cmg_dns_nameservers" in message
 
 
-def test_azure_domain_certificate_with_a_zone_skips_the_cname(azure_sandbox: AzureSandbox, contoso_pki: Pki,
-                                                             tmp_path: Path) -> None:
+def test_azure_domain_certificate_with_a_zone_skips_the_cname(
+        azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
     azure_sandbox.seed(zone_seed())
     report_dir = tmp_path / "report"
     extra = role_vars(contoso_pki, contoso_pki.pfx("azure.pfx", "GraniteFalls.WestUS.CloudApp.Azure.Com"), report_dir,
@@ -520,8 +520,8 @@ def test_dns_on_conflict_replace_repoints_the_cname(azure_sandbox: AzureSandbox,
     assert report_json(report_dir)["status"] == "pass"
 
 
-def test_unknown_region_names_three_close_regions_once(azure_sandbox: AzureSandbox, contoso_pki: Pki,
-                                                        tmp_path: Path) -> None:
+def test_unknown_region_names_three_close_regions_once(
+        azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
     report_dir = tmp_path / "report"
     run = run_playbook(PLAYBOOK, extra_vars=azure_vars(contoso_pki, report_dir, cmg_region="West Uss"),
                        env=azure_sandbox.env())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -434,7 +433,6 @@ def test_dns_result_without_propagation_skips_it() -> None:
     report = build_report(full_results(dns=dns_result([])))
     assert statuses(report)["propagation.skipped"] == "skip"
     assert report["skip_reasons"] == {"propagation": _report.NOT_WAITED}
-
 
 
 # ---------------------------------------------------------------------------------------------
