@@ -431,7 +431,10 @@ def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
         if stop and step.name == stop["step"]:
             own = step.checks(result, context) if reason is None else []
             checks.extend(own)
-            if not any(check["status"] in FAILING for check in own):
+            # A later step judged on this step's result (the propagation of a written record) carries the failure.
+            carried = any(later.depends_on == step.name and later.result(clean) is not None
+                          for later in STEP_REGISTRY.values())
+            if not carried and not any(check["status"] in FAILING for check in own):
                 checks.append(_check(step.name, "error", f"{step.title} step completed", "fail", stop["msg"]))
             past_failure = True
         elif reason is None:

@@ -553,6 +553,7 @@ def test_written_then_failed_is_a_pass_record_and_a_failed_propagation() -> None
     assert statuses(report)["dns.record"] == "pass"
     assert statuses(report)["propagation.servers"] == "fail"
     assert "the zone's name servers do not resolve" in report["checks"][-1]["message"]
+    assert "dns.error" not in statuses(report)  # the failure is the propagation's, counted once
     assert report["status"] == "fail"
 
 
