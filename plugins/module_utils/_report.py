@@ -432,8 +432,8 @@ def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
             own = step.checks(result, context) if reason is None else []
             checks.extend(own)
             # A later step judged on this step's result (the propagation of a written record) carries the failure.
-            carried = any(later.depends_on == step.name and later.result(clean) is not None
-                          for later in STEP_REGISTRY.values())
+            carried = any(later.depends_on == step.name and isinstance(later.result(clean), dict)
+                          and later.result(clean).get("failed") for later in STEP_REGISTRY.values())
             if not carried and not any(check["status"] in FAILING for check in own):
                 checks.append(_check(step.name, "error", f"{step.title} step completed", "fail", stop["msg"]))
             past_failure = True
