@@ -48,6 +48,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 INTEGERS = {"cmg_dns_port": (1, 65535), "cmg_dns_ttl": (1, 2147483647), "cmg_dns_wait_timeout": (0, 86400),
             "cmg_min_days_remaining": (0, 36500)}
 
+
 class PrepareError(CmgError):
     """An input of the prepare role that cannot be used."""
 
@@ -77,6 +78,7 @@ def closest_regions(region: str, cloud: str | None = None, count: int = 3) -> li
     spellings = {name: name for name in regions}
     spellings.update({display.lower(): name for name, (display, _geo) in regions.items()})
     key = re.sub(r"^\([^)]*\)\s*|[\s_-]", "", str(region)).lower()
+
     def closeness(spelling: str) -> tuple[float, str]:
         ratio = max(difflib.SequenceMatcher(None, key, spelling).ratio(),
                     difflib.SequenceMatcher(None, str(region).lower(), spelling).ratio())

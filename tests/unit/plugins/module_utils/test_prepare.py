@@ -114,7 +114,7 @@ def test_role_words(module_message, role_message) -> None:
 
 def test_no_credential_message_names_the_sources_and_the_dns_method() -> None:
     text = _vocabulary.role_words("no Azure subscription given (auth_source msi): set subscription_id or "
-                               "AZURE_SUBSCRIPTION_ID")
+                                  "AZURE_SUBSCRIPTION_ID")
     assert "auth_source" not in text and "subscription_id or" not in text
     for word in ("AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_ID", "AZURE_SECRET", "AZURE_TENANT", "AZURE_PROFILE",
                  "cmg_name_check_method: dns"):
