@@ -645,14 +645,20 @@ def render_all(report: dict[str, Any], timestamp: str) -> dict[str, str]:
 # what to write (the module writes it with Ansible's file conventions: atomic_move, file attributes)
 
 
+# The prepare role's step tags: a run that leaves any of them out is partial.
+ROLE_TAGS = ("certificate", "names", "availability", "dns")
+
+
 def report_name(run_tags: Iterable[str] | None = None, skip_tags: Iterable[str] | None = None) -> str:
     """The files' base name: ``cmg-readiness`` for a full run, ``cmg-readiness-partial`` for a run limited by tags.
 
-    A partial run (``--tags``/``--skip-tags``) never overwrites the report of a full run.
+    A run is partial when ``--tags`` or ``--skip-tags`` leave out one of the role's steps (other tags, such as
+    molecule's ``--skip-tags notest``, do not count). A partial run never overwrites the report of a full run.
     """
-    run_tags = [str(tag) for tag in run_tags or ["all"]]
-    limited = sorted(set(run_tags) - {"all"}) or list(skip_tags or [])
-    return PARTIAL_NAME if limited else DEFAULT_NAME
+    run = {str(tag) for tag in run_tags or ["all"]}
+    skip = {str(tag) for tag in skip_tags or []}
+    left_out = [tag for tag in ROLE_TAGS if not ("all" in run or tag in run) or tag in skip or "all" in skip]
+    return PARTIAL_NAME if left_out else DEFAULT_NAME
 
 
 def report_paths(directory: str, name: str = DEFAULT_NAME) -> dict[str, str]:

@@ -419,7 +419,9 @@ def test_files_hold_no_secret(tmp_path) -> None:
 
 @pytest.mark.parametrize(("run_tags", "skip_tags", "name"), [
     (["all"], [], "cmg-readiness"), (None, None, "cmg-readiness"), (["availability"], [], "cmg-readiness-partial"),
-    (["all"], ["dns"], "cmg-readiness-partial"), (["names", "availability"], [], "cmg-readiness-partial")])
+    (["all"], ["dns"], "cmg-readiness-partial"), (["names", "availability"], [], "cmg-readiness-partial"),
+    (["all"], ["molecule-notest", "notest"], "cmg-readiness"),
+    (["certificate", "names", "availability", "dns", "report"], [], "cmg-readiness")])
 def test_a_partial_run_has_its_own_files(run_tags, skip_tags, name) -> None:
     assert report_name(run_tags, skip_tags) == name
 
