@@ -39,8 +39,9 @@ options:
   name:
     description:
       - The base name of the files.
-      - Default - V(cmg-readiness), or V(cmg-readiness-partial) when O(run_tags) or O(skip_tags) show a run
-        limited by tags, so that a partial run never overwrites the report of a full run.
+      - Default - V(cmg-readiness), or V(cmg-readiness-partial) when O(run_tags) or O(skip_tags) leave out one of
+        the prepare role's steps (C(certificate), C(names), C(availability), C(dns)), so that a partial run never
+        overwrites the report of a full run. Other tags (such as C(--skip-tags notest)) do not count.
     type: str
   run_tags:
     description:
