@@ -9,6 +9,15 @@ class ModuleDocFragment:  # pylint: disable=too-few-public-methods
     """``extends_documentation_fragment: configmgr.cmg.azure``."""
 
     DOCUMENTATION = r"""
+attributes:
+  action_group:
+    description:
+      - Use C(group/configmgr.cmg.azure) in C(module_defaults) to set the Azure access options (O(auth_source),
+        O(subscription_id), O(client_id), O(secret), O(tenant), O(cloud_environment)...) once for every Azure module
+        of the collection.
+    support: full
+    membership:
+      - configmgr.cmg.azure
 options:
   auth_source:
     description:

@@ -5,8 +5,11 @@
 The prepare role hands over the results of its steps (certificate validation, derived names, name
 availability, the DNS record and its propagation); any of them may be absent because the step was
 skipped, with the reason. :func:`build_report` turns them into a list of checks (pass, warn, fail,
-skip), the values to type into the CMG wizard and what to fix. :func:`write_report` renders the
-three files and writes them atomically, only when their content (not their timestamp) changed.
+skip, not run, would create/change), the values to type into the CMG wizard and what to fix.
+:func:`verdict` is the one rule for the report's status: the worst of every check. New rows are
+added as data with :func:`register_step` (a :class:`Step`), never by touching the verdict.
+:func:`plan_report` renders the three files and says whether they differ (not counting their
+timestamp) from those on disk; the module writes them with Ansible's file conventions.
 
 No secret and no private key ever reaches a file: :func:`scrub` drops every key that names one and
 every string that holds a PEM private key, whatever a step returned. Pure Python, no Ansible.
@@ -17,34 +20,37 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
-import tempfile
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
 
 from ._errors import CmgError
 from ._regions import REGIONS
 
-STEPS = ("certificate", "names", "availability", "dns", "propagation")
-STEP_TITLES = {
-    "certificate": "Certificate",
-    "names": "Names",
-    "availability": "Name availability",
-    "dns": "DNS record",
-    "propagation": "DNS propagation",
-}
-STATUSES = ("pass", "warn", "fail", "skip")
-FILES = {"json": "cmg-readiness.json", "markdown": "cmg-readiness.md", "junit": "cmg-readiness.junit.xml"}
+# Every status a check can have, and the report status it counts as (the verdict is the worst of them).
+# ``not_run``: a step that never ran because an earlier step failed; ``would_create``/``would_change``: check mode
+# found something a real run would write (not a pass of the real state).
+CHECK_STATUSES = ("pass", "warn", "fail", "skip", "not_run", "would_create", "would_change")
+STATUSES = CHECK_STATUSES  # the name the docs test and older callers use
+REPORT_STATUSES = ("pass", "would_change", "warn", "fail")
+REPORT_STATUS_OF = {"pass": "pass", "skip": "pass", "would_create": "would_change", "would_change": "would_change",
+                    "warn": "warn", "not_run": "fail", "fail": "fail"}
+FAILING = frozenset(status for status, verdict in REPORT_STATUS_OF.items() if verdict == "fail")
+# cmg_fail_on: which report statuses stop the run.
+FAIL_ON = {"error": ("fail",), "warning": ("fail", "warn"), "never": ()}
+DEFAULT_NAME = "cmg-readiness"
+PARTIAL_NAME = "cmg-readiness-partial"
+KINDS = {"json": ".json", "markdown": ".md", "junit": ".junit.xml"}
+FILES = {kind: DEFAULT_NAME + suffix for kind, suffix in KINDS.items()}
 DEFAULT_MODE = 0o600
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SECRET_KEYS = frozenset({
-    "password", "passphrase", "secret", "key_secret", "private_key", "client_secret", "certificate_password",
-    "cmg_certificate_password", "cmg_dns_key_secret", "pfx_password", "token", "access_token",
+    "password", "passphrase", "secret", "key_secret", "private_key", "client_secret", "pfx_password", "token",
+    "access_token",
 })
 SECRET_SUFFIXES = ("_password", "_secret", "_private_key", "_passphrase")
-# Keys that change from run to run without the outcome changing, or that only repeat the inputs.
 # Keys that change from run to run without the state changing; ``days_remaining`` falls by one every day,
 # so a daily pipeline would rewrite the report every day (the expiry date and the expiring-soon finding stay).
 VOLATILE_KEYS = frozenset({"changed", "diff", "invocation", "warnings", "deprecations", "elapsed", "attempts",
@@ -54,14 +60,15 @@ _PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 
 SEVERITY_STATUS = {"error": "fail", "warning": "warn", "info": "pass"}
 AVAILABILITY_STATUS = {"available": "pass", "owned": "pass", "soft_deleted": "fail", "taken": "fail", "invalid": "fail"}
-NOT_WAITED = "the DNS step did not wait for the record to propagate (cmg_wait_for_dns is false, or check mode)"
-DEFAULT_SKIP_REASON = "not run in this play (excluded by tags, or a previous step did not complete)"
+NOT_WAITED = "the DNS step did not wait for the record to propagate and gave no reason"
+DEFAULT_SKIP_REASON = "not run in this play (excluded by tags)"
+RUN_STEP = "run"  # the pseudo-step of a failure that no step claims
 
 Check = dict[str, str]
 
 
 class ReportError(CmgError):
-    """The report cannot be written (bad mode, a directory that cannot be created or written)."""
+    """The report cannot be written (a directory that cannot be created or written)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,15 +107,24 @@ def scrub(value: Any) -> Any:
 # checks
 
 
+@dataclass(frozen=True)
+class Context:
+    """What a step's checks may need besides its result: check mode, and whether the step reported a change."""
+
+    check_mode: bool = False
+    changed: bool = False
+    existed: bool = False  # the diff's ``before`` is not empty: a change replaces something
+
+
 def _check(step: str, code: str, name: str, status: str, message: str) -> Check:
     return {"id": f"{step}.{code}", "step": step, "name": name, "status": status, "message": message}
 
 
 def _failure_check(step: str, result: dict[str, Any], checks: list[Check]) -> list[Check]:
     """A ``<step>.error`` check when the step failed and none of its checks says so already."""
-    if result.get("failed") and not any(check["status"] == "fail" for check in checks):
+    if result.get("failed") and not any(check["status"] in FAILING for check in checks):
         message = str(result.get("msg") or "the step failed without a message")
-        return [_check(step, "error", f"{STEP_TITLES[step]} step completed", "fail", message)]
+        return [_check(step, "error", f"{step_title(step)} step completed", "fail", message)]
     return []
 
 
@@ -125,7 +141,7 @@ def _certificate_summary(cert: dict[str, Any], chain: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def certificate_checks(result: dict[str, Any]) -> list[Check]:
+def certificate_checks(result: dict[str, Any], _context: Context = Context()) -> list[Check]:
     """Checks from a ``cmg_cert_validate`` result: the certificate read, then one check per finding."""
     checks: list[Check] = []
     cert = result.get("certificate")
@@ -142,7 +158,7 @@ def certificate_checks(result: dict[str, Any]) -> list[Check]:
     return checks + _failure_check("certificate", result, checks)
 
 
-def names_checks(result: dict[str, Any]) -> list[Check]:
+def names_checks(result: dict[str, Any], _context: Context = Context()) -> list[Check]:
     """Checks from the naming dict (``cmg_names``): the names derived, then one check per problem."""
     deployment = result.get("deployment_name") or "(no region: not derived)"
     checks = [_check("names", "derived", "Names derived", "pass",
@@ -159,7 +175,7 @@ def _repeats(result: dict[str, Any], resource: str) -> bool:
     return sum(1 for problem in result.get("problems") or [] if problem.get("resource") == resource) > 1
 
 
-def availability_checks(result: dict[str, Any]) -> list[Check]:
+def availability_checks(result: dict[str, Any], _context: Context = Context()) -> list[Check]:
     """Checks from a ``cmg_name_available`` result: one per resource name checked."""
     checks: list[Check] = []
     heuristic = result.get("method") == "dns"
@@ -177,50 +193,41 @@ def availability_checks(result: dict[str, Any]) -> list[Check]:
     return checks + _failure_check("availability", result, checks)
 
 
-def dns_records(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(suffix, result) per DNS record: one ``cmg_cname`` result (suffix ``""``), or a looped task's ``results``
-    (the role's ``cmg_dns_records``), each named by ``record_names[<loop index>]`` as ``.<name>`` when there are several."""
-    items = result.get("results")
-    if not isinstance(items, list):
-        return [("", result)]
-    names = result.get("record_names") or []
-    records = []
-    for position, item in enumerate(item for item in items if isinstance(item, dict)):
-        index = item.get(str(item.get("ansible_loop_var") or "item"), position)
-        name = names[index] if isinstance(index, int) and 0 <= index < len(names) else str(position)
-        records.append((f".{name}" if len(items) > 1 else "", item))
-    return records
+def _record_text(record: dict[str, Any]) -> str:
+    return (f"{record.get('fqdn')} CNAME {record.get('target')} (TTL {record.get('ttl')}, zone {record.get('zone')}, "
+            f"{record.get('provider')})")
 
 
-def dns_checks(result: dict[str, Any]) -> list[Check]:
-    """A ``dns.record`` check per record (``dns.record.<name>`` for several), and ``dns.error`` if one failed otherwise."""
-    checks: list[Check] = []
-    for suffix, item in dns_records(result):
-        checks.extend(_dns_record_checks(item, suffix))
-    return checks if "results" not in result else checks + _failure_check("dns", result, checks)
+def dns_checks(result: dict[str, Any], context: Context = Context()) -> list[Check]:
+    """The ``dns.record`` check from a ``cmg_cname`` result (and ``dns.error`` if it failed otherwise).
 
-
-def _dns_record_checks(result: dict[str, Any], suffix: str = "") -> list[Check]:
-    """The ``dns.record`` check from a ``cmg_cname`` result (and ``dns.error`` if it failed otherwise)."""
+    A record the module returns was written (or found right), whatever failed after the write: the failure
+    then belongs to the propagation row. In check mode a change is ``would_create``/``would_change``.
+    """
     record = result.get("record")
     checks: list[Check] = []
-    title = f"Service name CNAME ({suffix[1:]})" if suffix else "Service name CNAME"
-    if result.get("skipped"):
-        return [_check("dns", f"record{suffix}", title, "skip", str(result.get("skip_reason") or "skipped"))]
-    if isinstance(record, dict) and record.get("target"):
-        message = (f"{record.get('fqdn')} CNAME {record.get('target')} (TTL {record.get('ttl')}, zone {record.get('zone')}, "
-                   f"{record.get('provider')})")
-        checks.append(_check("dns", f"record{suffix}", title, "pass", message))
+    if context.check_mode and context.changed:
+        status = "would_change" if context.existed else "would_create"
+        target = record.get("target") if isinstance(record, dict) else None
+        wanted = f" pointing at {target}" if target else ""
+        checks.append(_check("dns", "record", "Service name CNAME", status,
+                             f"check mode: a real run would {status.split('_')[1]} the CNAME{wanted}"))
+    elif isinstance(record, dict) and record.get("target"):
+        checks.append(_check("dns", "record", "Service name CNAME", "pass", _record_text(record)))
     elif result.get("failed"):
         checks.append(_check("dns", f"record{suffix}", title, "fail", str(result.get("msg") or "the CNAME step failed")))
     else:
-        checks.append(_check("dns", f"record{suffix}", title, "fail", "the CNAME step returned no record"))
-    if result.get("propagation") or suffix:  # a failure with the propagation result is the propagation's check
-        return checks
+        checks.append(_check("dns", "record", "Service name CNAME", "fail", "the CNAME step returned no record"))
+    if result.get("propagation") and isinstance(record, dict) and record.get("target"):
+        return checks  # a failure after the write is the propagation's check
     return checks + _failure_check("dns", result, checks)
 
 
 def _propagation_entries(propagation: Any) -> Iterable[tuple[str, dict[str, Any]]]:
+    if isinstance(propagation, dict) and isinstance(propagation.get("servers"), (dict, list)):
+        propagation = propagation["servers"]
+    elif isinstance(propagation, dict) and "skip_reason" in propagation:
+        return
     if isinstance(propagation, dict):
         for server, answer in sorted(propagation.items()):
             yield str(server), answer if isinstance(answer, dict) else {"answer": answer}
@@ -230,136 +237,248 @@ def _propagation_entries(propagation: Any) -> Iterable[tuple[str, dict[str, Any]
             yield str(entry.get("server") or entry.get("nameserver") or "?"), entry
 
 
-def propagation_checks(result: dict[str, Any]) -> list[Check]:
-    """Per DNS record: the ``propagation.servers`` check, and ``propagation.resolvers`` when resolvers were asked."""
-    checks: list[Check] = []
-    for suffix, item in dns_records(result):
-        if item.get("skipped"):
-            continue
-        if suffix and not item.get("propagation"):
-            reason = item.get("propagation_skip_reason") or (item.get("msg") if item.get("failed") else NOT_WAITED)
-            checks.append(_check("propagation", f"servers{suffix}", f"CNAME answered by the zone's name servers "
-                                 f"({suffix[1:]})", "fail" if item.get("failed") else "skip", str(reason)))
-            continue
-        checks.extend(_servers_checks(item, suffix))
-        checks.extend(_resolver_checks(item, suffix))
-    return checks
+def propagation_skip_reason(dns: Any) -> str | None:
+    """Why the DNS step did not wait, as the ``cmg_cname`` result says (``propagation.skip_reason``), or None."""
+    propagation = dns.get("propagation") if isinstance(dns, dict) else None
+    if isinstance(propagation, dict) and propagation.get("skip_reason"):
+        return str(propagation["skip_reason"])
+    return None
 
 
-def _resolver_checks(result: dict[str, Any], suffix: str) -> list[Check]:
-    """``propagation.resolvers``: every recursive resolver answers the wanted target (a stale one says for how long)."""
-    entries = [entry for entry in result.get("resolution") or [] if isinstance(entry, dict)]
-    if not entries:
-        return []
-    title = "CNAME answered by the recursive resolvers" + (f" ({suffix[1:]})" if suffix else "")
-    wrong = [entry for entry in entries if not entry.get("ok")]
-    if wrong:
-        message = "; ".join(f"{entry.get('resolver')} still answers {entry.get('answer')!r}"
-                            + (f" (cached for up to {entry['cached_for']} s)" if entry.get("cached_for") else "")
-                            for entry in wrong)
-        return [_check("propagation", f"resolvers{suffix}", title, "fail", message)]
-    return [_check("propagation", f"resolvers{suffix}", title, "pass",
-                   "answered by " + ", ".join(str(entry.get("resolver")) for entry in entries))]
-
-
-def _servers_checks(result: dict[str, Any], suffix: str = "") -> list[Check]:
+def propagation_checks(result: dict[str, Any], _context: Context = Context()) -> list[Check]:
     """The ``propagation.servers`` check: every authoritative server answers the wanted target."""
-    title = "CNAME answered by the zone's name servers" + (f" ({suffix[1:]})" if suffix else "")
-    code = f"servers{suffix}"
+    title = "CNAME answered by the zone's name servers"
     entries = list(_propagation_entries(result.get("propagation")))
     if not entries:
-        message = str(result.get("msg") or "no name server answered") if result.get("failed") else "no name server was asked"
-        return [_check("propagation", code, title, "fail", message)]
+        reason = propagation_skip_reason(result)
+        if result.get("failed"):
+            message = str(result.get("msg") or "no name server answered")
+            message = f"{message} (not waited: {reason})" if reason and reason not in message else message
+        else:
+            message = f"not waited: {reason}" if reason else "no name server was asked"
+        return [_check("propagation", "servers", title, "fail", message)]
     wrong = [(server, entry) for server, entry in entries if not entry.get("ok")]
     if wrong:
         message = "; ".join(f"{server} answers {entry.get('answer', entry.get('target'))!r}" for server, entry in wrong)
-        return [_check("propagation", code, title, "fail", f"not yet propagated: {message}")]
+        return [_check("propagation", "servers", title, "fail", f"not yet propagated: {message}")]
     servers = ", ".join(server for server, _entry in entries)
-    if result.get("failed") and not result.get("resolution"):
-        return [_check("propagation", code, title, "fail",
+    if result.get("failed"):
+        return [_check("propagation", "servers", title, "fail",
                        str(result.get("msg") or f"the DNS step failed although {servers} answered"))]
-    return [_check("propagation", code, title, "pass", f"answered by {servers}")]
+    return [_check("propagation", "servers", title, "pass", f"answered by {servers}")]
 
 
-CHECKS_OF = {
-    "certificate": certificate_checks,
-    "names": names_checks,
-    "availability": availability_checks,
-    "dns": dns_checks,
-    "propagation": propagation_checks,
-}
+# ---------------------------------------------------------------------------------------------
+# the steps: data, in the order they run
 
 
-def _step_result(step: str, results: dict[str, Any]) -> Any:
-    """The result a step is judged on: the propagation is part of the DNS step's result."""
-    if step == "propagation":
-        dns = results.get("dns")
-        if isinstance(dns, dict) and not dns.get("skipped") and any(item.get("propagation")
-                                                                    for _suffix, item in dns_records(dns)):
-            return dns
+def _own_result(name: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda results: results.get(name)
+
+
+def _propagation_result(results: dict[str, Any]) -> Any:
+    """The propagation is part of the DNS step's result: judged when the DNS step waited, or failed after a write."""
+    dns = results.get("dns")
+    if not isinstance(dns, dict) or dns.get("skipped"):
         return None
-    return results.get(step)
-
-
-def _ran(result: Any) -> bool:
-    return isinstance(result, dict) and bool(result) and not result.get("skipped")
-
-
-def _skip_reason(step: str, result: Any, skipped: dict[str, str], results: dict[str, Any], default: str) -> str | None:
-    """The reason the step did not run, or None when it ran."""
-    if step in skipped and skipped[step]:
-        return str(skipped[step])
-    if step == "propagation" and "dns" in skipped:
-        return "the DNS record step did not run"
-    if step == "propagation" and result is None and _ran(results.get("dns")):
-        return NOT_WAITED
-    if not isinstance(result, dict) or not result:
-        return default
-    if result.get("skipped"):
-        return str(result.get("skip_reason") or default)
+    if list(_propagation_entries(dns.get("propagation"))):
+        return dns
+    if dns.get("failed") and isinstance(dns.get("record"), dict) and dns["record"].get("target"):
+        return dns  # written, then the wait (or what precedes it) failed
     return None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row group of the report: its name, title, how its result is found and how it is judged.
+
+    ``checks(result, context)`` returns the step's checks; the verdict rule (:func:`verdict`) needs no
+    change for a new step. ``depends_on`` names a step whose absence explains this one's.
+    """
+
+    name: str
+    title: str
+    checks: Callable[[dict[str, Any], Context], list[Check]]
+    result_of: Callable[[dict[str, Any]], Any] | None = None
+    depends_on: str | None = None
+
+    def result(self, results: dict[str, Any]) -> Any:
+        """The result this step is judged on, from all the step results."""
+        return (self.result_of or _own_result(self.name))(results)
+
+
+STEP_REGISTRY: dict[str, Step] = {}
+
+
+def register_step(step: Step, after: str | None = None) -> None:
+    """Add a step to the report (after ``after``, else at the end). The extension point for new rows."""
+    if step.name in STEP_REGISTRY or step.name == RUN_STEP:
+        raise ValueError(f"report step {step.name!r} exists already")
+    items = list(STEP_REGISTRY.items())
+    index = len(items) if after is None else [name for name, _step in items].index(after) + 1
+    items.insert(index, (step.name, step))
+    STEP_REGISTRY.clear()
+    STEP_REGISTRY.update(items)
+
+
+for _step in (Step("certificate", "Certificate", certificate_checks),
+              Step("names", "Names", names_checks),
+              Step("availability", "Name availability", availability_checks),
+              Step("dns", "DNS record", dns_checks),
+              Step("propagation", "DNS propagation", propagation_checks, _propagation_result, depends_on="dns")):
+    register_step(_step)
+STEPS = tuple(STEP_REGISTRY)
+
+
+def step_title(step: str) -> str:
+    """The title of a step (``run`` for a failure no step claims)."""
+    if step == RUN_STEP:
+        return "Role run"
+    return STEP_REGISTRY[step].title if step in STEP_REGISTRY else step
+
+
+# ---------------------------------------------------------------------------------------------
+# the verdict
+
+
+def verdict(checks: Iterable[Check]) -> str:
+    """The report status: the worst of every check (``fail`` > ``warn`` > ``would_change`` > ``pass``).
+
+    A ``not_run`` check counts as ``fail``; ``skip`` as ``pass``; ``would_create``/``would_change`` (check mode)
+    as ``would_change``. An empty list is ``pass``.
+    """
+    worst = "pass"
+    for check in checks:
+        status = REPORT_STATUS_OF[check["status"]]
+        if REPORT_STATUSES.index(status) > REPORT_STATUSES.index(worst):
+            worst = status
+    return worst
+
+
+def stops(status: str, fail_on: str) -> bool:
+    """Whether a report status stops the run under ``cmg_fail_on`` (``error``, ``warning``, ``never``)."""
+    if fail_on not in FAIL_ON:
+        raise ReportError(f"unknown fail_on {fail_on!r}: use {', '.join(FAIL_ON)}")
+    return status in FAIL_ON[fail_on]
 
 
 # ---------------------------------------------------------------------------------------------
 # the report model
 
 
+def _ran(result: Any) -> bool:
+    return isinstance(result, dict) and bool(result) and not result.get("skipped")
+
+
+def _skip_reason(step: Step, result: Any, skipped: dict[str, str], results: dict[str, Any], default: str) -> str | None:
+    """The reason the step did not run, or None when it ran."""
+    if step.depends_on and result is None and step.depends_on in skipped:
+        return f"the {step_title(step.depends_on)} step did not run"
+    if step.name == "propagation" and result is None and _ran(results.get("dns")):
+        return propagation_skip_reason(results.get("dns")) or skipped.get(step.name) or NOT_WAITED
+    if skipped.get(step.name):
+        return skipped[step.name]
+    if not isinstance(result, dict) or not result:
+        return default
+    if result.get("skipped"):
+        return str(result.get("skip_reason") or skipped.get(step.name) or default)
+    return None
+
+
+def _failure_of(failure: dict[str, Any] | None) -> dict[str, str] | None:
+    if not failure:
+        return None
+    step = str(failure.get("step") or "")
+    return {"step": step if step in STEP_REGISTRY else "", "task": str(failure.get("task") or ""),
+            "msg": str(failure.get("msg") or "the step failed without a message")}
+
+
 def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
-                 default_reason: str | None = None) -> dict[str, Any]:
+                 default_reason: str | None = None, failure: dict[str, Any] | None = None,
+                 check_mode: bool = False) -> dict[str, Any]:
     """The report (everything but the timestamp) from the step results and the skip reasons.
 
-    ``results`` maps a step (``certificate``, ``names``, ``availability``, ``dns``) to the result
-    the role registered; ``skipped`` maps a step (those, and ``propagation``) to the reason it did
-    not run; ``default_reason`` is the reason of a step that has neither. Returns ``status`` (pass|warn|fail), ``counts``, ``checks``, ``wizard``, ``to_fix``,
-    ``skip_reasons`` and ``steps`` (the scrubbed results).
+    ``results`` maps a registered step (``certificate``, ``names``, ``availability``, ``dns``...) to the
+    result the role registered; ``skipped`` maps a step to the reason it did not run by decision;
+    ``default_reason`` is the reason of a step that has neither. ``failure`` (``step``, ``task``, ``msg``)
+    describes a run that stopped: the failed step gets a ``fail`` check (``<step>.error``, or ``run.error``
+    when no step claims it) unless its own checks fail already, and every later step that did not run is
+    ``not_run``. ``check_mode`` turns a change into ``would_create``/``would_change``.
+
+    Returns ``status`` (the :func:`verdict`), ``counts``, ``checks``, ``wizard``, ``to_fix``,
+    ``skip_reasons``, ``not_run``, ``check_mode``, ``failure`` and ``steps`` (the scrubbed results).
     """
     skipped = {str(key): str(value) for key, value in (skipped or {}).items() if value}
-    unknown = sorted(set(results) - set(STEPS)) + sorted(set(skipped) - set(STEPS))
+    unknown = sorted(set(results) - set(STEP_REGISTRY)) + sorted(set(skipped) - set(STEP_REGISTRY))
     if unknown:
-        raise ReportError(f"unknown report step(s) {', '.join(unknown)}: use {', '.join(STEPS)}")
+        raise ReportError(f"unknown report step(s) {', '.join(unknown)}: use {', '.join(STEP_REGISTRY)}")
+    changed = {step: isinstance(result, dict) and bool(result.get("changed")) for step, result in results.items()}
+    existed = {step: isinstance(result, dict) and isinstance(result.get("diff"), dict) and bool(result["diff"].get("before"))
+               for step, result in results.items()}
     clean = {step: _stable(scrub(result)) for step, result in results.items() if result is not None}
+    stop = _failure_of(failure)
+    stopped_reason = f"not run: the role stopped at '{stop['task']}'" if stop and stop["task"] else \
+        "not run: an earlier step failed"
     checks: list[Check] = []
     reasons: dict[str, str] = {}
-    for step in STEPS:
-        result = _step_result(step, clean)
+    not_run: dict[str, str] = {}
+    past_failure = bool(stop and not stop["step"])
+    for step in STEP_REGISTRY.values():
+        result = step.result(clean)
         reason = _skip_reason(step, result, skipped, clean, default_reason or DEFAULT_SKIP_REASON)
-        if reason is not None:
-            reasons[step] = reason
-            checks.append(_check(step, "skipped", f"{STEP_TITLES[step]} step", "skip", reason))
+        context = Context(check_mode=check_mode, changed=changed.get(step.name, False),
+                          existed=existed.get(step.name, False))
+        if stop and step.name == stop["step"]:
+            own = step.checks(result, context) if reason is None else []
+            checks.extend(own)
+            # A later step judged on this step's result (the propagation of a written record) carries the failure.
+            carried = any(later.depends_on == step.name and isinstance(later.result(clean), dict)
+                          and later.result(clean).get("failed") for later in STEP_REGISTRY.values())
+            if not carried and not any(check["status"] in FAILING for check in own):
+                checks.append(_check(step.name, "error", f"{step.title} step completed", "fail", stop["msg"]))
+            past_failure = True
+        elif reason is None:
+            checks.extend(step.checks(result, context))
+        elif past_failure:
+            message = stopped_reason if reason == (default_reason or DEFAULT_SKIP_REASON) \
+                else f"{stopped_reason} (and it would not have run: {reason})"
+            not_run[step.name] = message
+            checks.append(_check(step.name, "not_run", f"{step.title} step", "not_run", message))
         else:
-            checks.extend(CHECKS_OF[step](result))
-    counts = {status: sum(1 for check in checks if check["status"] == status) for status in STATUSES}
-    status = "fail" if counts["fail"] else "warn" if counts["warn"] else "pass"
+            reasons[step.name] = reason
+            checks.append(_check(step.name, "skipped", f"{step.title} step", "skip", reason))
+    if stop and not stop["step"]:
+        checks.insert(0, _check(RUN_STEP, "error", "Role run completed", "fail",
+                                f"{stop['msg']} (at '{stop['task']}')" if stop["task"] else stop["msg"]))
+    counts = {status: sum(1 for check in checks if check["status"] == status) for status in CHECK_STATUSES}
     return {
         "schema_version": SCHEMA_VERSION,
-        "status": status,
+        "status": verdict(checks),
+        "check_mode": bool(check_mode),
         "counts": counts,
         "wizard": wizard_values(clean),
         "checks": checks,
-        "to_fix": [check for check in checks if check["status"] in ("fail", "warn")],
+        "to_fix": [check for check in checks if check["status"] in ("fail", "not_run", "warn")],
         "skip_reasons": reasons,
-        "steps": {step: clean[step] for step in STEPS if step in clean},
+        "not_run": not_run,
+        "failure": stop,
+        "steps": {step: clean[step] for step in STEP_REGISTRY if step in clean},
     }
+
+
+def stop_message(report: dict[str, Any], fail_on: str, where: str) -> str | None:
+    """The one-line message the role fails with, or None when the report does not stop the run.
+
+    A failed run stops with the failed step's message; otherwise the report stops when its status is one
+    ``fail_on`` does not accept, with every check to fix. ``where`` is the report's path.
+    """
+    if report.get("failure"):
+        return f"{report['failure']['msg']} (readiness report: {where})"
+    if not stops(report["status"], fail_on):
+        return None
+    fixes = "; ".join(f"{check['id']}: {check['message']}" for check in report["to_fix"]
+                      if check["status"] in FAILING or (fail_on == "warning" and check["status"] == "warn"))
+    return f"CMG readiness {report['status'].upper()}: {fixes} (readiness report: {where})"
 
 
 def _stable(result: Any) -> Any:
@@ -417,7 +536,8 @@ WIZARD_LABELS = (
     ("certificate_thumbprint", "Certificate thumbprint"),
     ("certificate_expires", "Certificate expires"),
 )
-STATUS_LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
+STATUS_LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP", "not_run": "NOT RUN",
+                 "would_create": "WOULD CREATE", "would_change": "WOULD CHANGE"}
 
 
 #: Characters no report may carry raw: C0 controls but tab and newline, DEL, C1 controls, surrogates and
@@ -441,6 +561,14 @@ def _cell(text: object) -> str:
     return _line(str(text).replace("\\", "\\\\").replace("|", "\\|"))
 
 
+def _counts_text(counts: dict[str, int]) -> str:
+    words = {"pass": "pass", "warn": "warn", "fail": "fail", "skip": "skipped", "not_run": "not run",
+             "would_create": "would create", "would_change": "would change"}
+    always = ("pass", "warn", "fail", "skip")
+    return ", ".join(f"{counts.get(status, 0)} {words[status]}" for status in CHECK_STATUSES
+                     if status in always or counts.get(status))
+
+
 def _title(report: dict[str, Any]) -> str:
     service = report["wizard"].get("service_name")
     return _line(f"CMG readiness: {service}" if service else "CMG readiness")
@@ -458,8 +586,8 @@ def render_markdown(report: dict[str, Any], timestamp: str) -> str:
     lines = [
         f"# {_title(report)}",
         "",
-        f"**Result: {STATUS_LABELS[report['status']]}** ({counts['pass']} pass, {counts['warn']} warn, "
-        f"{counts['fail']} fail, {counts['skip']} skipped)",
+        f"**Result: {STATUS_LABELS[report['status']]}** ({_counts_text(counts)})"
+        + (" in check mode: nothing was written" if report.get("check_mode") else ""),
         "",
         f"Generated {timestamp} by configmgr.cmg.",
         "",
@@ -473,7 +601,7 @@ def render_markdown(report: dict[str, Any], timestamp: str) -> str:
     else:
         lines.append("No names could be derived: see the checks below.")
     lines += ["", "## Checks", "", "| Status | Step | Check | Details |", "| --- | --- | --- | --- |"]
-    lines += [f"| {STATUS_LABELS[check['status']]} | {_cell(STEP_TITLES[check['step']])} | {_cell(check['name'])} | "
+    lines += [f"| {STATUS_LABELS[check['status']]} | {_cell(step_title(check['step']))} | {_cell(check['name'])} | "
               f"{_cell(check['message'])} |" for check in report["checks"]]
     lines += ["", "## What to fix", ""]
     if report["to_fix"]:
@@ -483,20 +611,24 @@ def render_markdown(report: dict[str, Any], timestamp: str) -> str:
         lines.append("Nothing: every check that ran passed.")
     if report["skip_reasons"]:
         lines += ["", "## Skipped steps", ""]
-        lines += [f"- {STEP_TITLES[step]}: {_visible(reason)}" for step, reason in report["skip_reasons"].items()]
+        lines += [f"- {step_title(step)}: {_visible(reason)}" for step, reason in report["skip_reasons"].items()]
+    if report.get("not_run"):
+        lines += ["", "## Steps not run because of the failure", ""]
+        lines += [f"- {step_title(step)}: {_visible(reason)}" for step, reason in report["not_run"].items()]
     return "\n".join(lines) + "\n"
 
 
 def render_junit(report: dict[str, Any], timestamp: str) -> str:
     """JUnit XML (testsuites/testsuite/testcase with failure/skipped/system-out), one test case per check.
 
-    Failed checks carry a ``failure``; skipped steps a ``skipped``; warnings pass and carry their
-    message in ``system-out``. The timestamp is ISO 8601 without a zone (UTC), as the Ant and
+    Failed checks and steps not run because of a failure carry a ``failure``; skipped steps and what check
+    mode would create or change carry a ``skipped`` (check mode proves nothing about the real state);
+    warnings pass and carry their message in ``system-out``. The timestamp is ISO 8601 without a zone (UTC), as the Ant and
     Jenkins JUnit schemas define it.
     """
     counts = report["counts"]
-    totals = {"tests": str(len(report["checks"])), "failures": str(counts["fail"]), "errors": "0",
-              "skipped": str(counts["skip"]), "time": "0"}
+    totals = {"tests": str(len(report["checks"])), "failures": str(counts["fail"] + counts["not_run"]), "errors": "0",
+              "skipped": str(counts["skip"] + counts["would_create"] + counts["would_change"]), "time": "0"}
     suites = ET.Element("testsuites", {"name": _title(report), **totals})
     suite = ET.SubElement(suites, "testsuite", {"name": "configmgr.cmg.readiness", **totals,
                                                 "timestamp": timestamp.replace("Z", "").split("+")[0]})
@@ -506,8 +638,10 @@ def render_junit(report: dict[str, Any], timestamp: str) -> str:
                                                  "time": "0"})
         if check["status"] == "skip":
             ET.SubElement(case, "skipped", {"message": message})
-        elif check["status"] == "fail":
-            failure = ET.SubElement(case, "failure", {"message": message, "type": "fail"})
+        elif check["status"] in ("would_create", "would_change"):
+            ET.SubElement(case, "skipped", {"message": f"{STATUS_LABELS[check['status']].lower()}: {message}"})
+        elif check["status"] in FAILING:
+            failure = ET.SubElement(case, "failure", {"message": message, "type": check["status"]})
             failure.text = f"{name}: {message}"
         elif check["status"] == "warn":
             ET.SubElement(case, "system-out").text = f"WARNING {name}: {message}"
@@ -526,23 +660,31 @@ def render_all(report: dict[str, Any], timestamp: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# writing
+# what to write (the module writes it with Ansible's file conventions: atomic_move, file attributes)
 
 
-def parse_mode(mode: object) -> int:
-    """A file mode from ``'0600'``, ``'600'``, ``'u=rw'``-free octal text or an int (``0o600``)."""
-    if isinstance(mode, bool):
-        raise ReportError(f"invalid mode {mode!r}: give an octal string such as '0600'")
-    if isinstance(mode, int):
-        value = mode
-    elif isinstance(mode, str) and re.fullmatch(r"0?[0-7]{3,4}|0o[0-7]{3,4}", mode.strip(), re.ASCII):
-        value = int(mode.strip().replace("0o", ""), 8)
-    else:
-        raise ReportError(f"invalid mode {mode!r}: give an octal string such as '0600'")
-    if not 0 <= value <= 0o777:
-        raise ReportError(f"invalid mode {mode!r}: give permission bits only, such as '0600' (setuid, setgid and "
-                          "sticky bits are refused)")
-    return value
+# The prepare role's step tags: a run that leaves any of them out is partial.
+ROLE_TAGS = ("certificate", "names", "availability", "dns")
+
+
+def report_name(run_tags: Iterable[str] | None = None, skip_tags: Iterable[str] | None = None) -> str:
+    """The files' base name: ``cmg-readiness`` for a full run, ``cmg-readiness-partial`` for a run limited by tags.
+
+    A run is partial when ``--tags`` or ``--skip-tags`` leave out one of the role's steps (other tags, such as
+    molecule's ``--skip-tags notest``, do not count). A partial run never overwrites the report of a full run.
+    """
+    run = {str(tag) for tag in run_tags or ["all"]}
+    skip = {str(tag) for tag in skip_tags or []}
+    left_out = [tag for tag in ROLE_TAGS if not ("all" in run or tag in run) or tag in skip or "all" in skip]
+    return PARTIAL_NAME if left_out else DEFAULT_NAME
+
+
+def report_paths(directory: str, name: str = DEFAULT_NAME) -> dict[str, str]:
+    """The three files by kind (``json``, ``markdown``, ``junit``) in ``directory``."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
+        raise ReportError(f"invalid report name {name!r}: use letters, digits, '.', '_' and '-'")
+    directory = os.path.abspath(os.path.expanduser(directory))
+    return {kind: os.path.join(directory, name + suffix) for kind, suffix in KINDS.items()}
 
 
 def utc_timestamp(now: datetime | None = None) -> str:
@@ -574,109 +716,21 @@ def _previous_timestamp(json_text: str | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _mode_of(path: str) -> int | None:
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ReportError(f"cannot read the mode of the report file {path}: {exc.strerror or exc}") from exc
+def plan_report(directory: str, report: dict[str, Any], name: str = DEFAULT_NAME,
+                now: datetime | None = None) -> dict[str, Any]:
+    """What the report files should hold, and whether the files on disk already do.
 
-
-def _set_modes(paths: list[str], mode: int) -> None:
-    """Correct the mode of report files whose content is already right."""
-    for path in paths:
-        try:
-            os.chmod(path, mode)
-        except OSError as exc:
-            raise ReportError(f"cannot set the mode of the report file {path}: {exc.strerror or exc}") from exc
-
-
-def _write_atomic(directory: str, name: str, content: str, mode: int) -> str:
-    """Write ``content`` to a temporary file beside ``name`` with ``mode``; return the temp path."""
-    handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        os.fchmod(handle, mode)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-    except BaseException:
-        os.unlink(temp)
-        raise
-    return temp
-
-
-def _ensure_directory(directory: str) -> None:
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise ReportError(f"cannot create the report directory {directory}: {exc.strerror}") from exc
-    if not os.path.isdir(directory):
-        raise ReportError(f"the report directory {directory} is not a directory")
-
-
-def _replace_all(directory: str, contents: dict[str, str], mode: int) -> None:
-    """Write every file to a temporary name first, then rename them all: no file is ever half-written."""
-    temps: dict[str, str] = {}
-    try:
-        for kind, content in contents.items():
-            temps[kind] = _write_atomic(directory, FILES[kind], content, mode)
-        for kind, temp in list(temps.items()):
-            os.replace(temp, os.path.join(directory, FILES[kind]))
-            del temps[kind]
-    except OSError as exc:
-        raise ReportError(f"cannot write the report in {directory}: {exc.strerror or exc}") from exc
-    finally:
-        for temp in temps.values():
-            if os.path.exists(temp):
-                os.unlink(temp)
-
-
-def _render(report: dict[str, Any], on_disk: dict[str, str | None], now: datetime | None) -> tuple[dict[str, str], str, bool]:
-    """The files' contents, their timestamp, and whether they equal the files on disk.
-
-    The report is rendered with the timestamp of the report on disk first; only when that differs from
-    the files on disk is it rendered again, with the current time.
+    The content is compared without its timestamp: the report is rendered with the timestamp of the
+    report on disk first, and only when that differs from the files is it rendered with the current time.
+    Returns ``paths``, ``contents`` and ``before`` (by kind), ``generated_at`` and ``same``.
     """
+    paths = report_paths(directory, name)
+    on_disk = {kind: _read(path) for kind, path in paths.items()}
     previous = _previous_timestamp(on_disk["json"])
     if previous:
         contents = render_all(report, previous)
         if contents == on_disk:
-            return contents, previous, True
+            return {"paths": paths, "contents": contents, "before": on_disk, "generated_at": previous, "same": True}
     timestamp = utc_timestamp(now)
-    return render_all(report, timestamp), timestamp, False
-
-
-def write_report(directory: str, report: dict[str, Any], mode: int = DEFAULT_MODE, check_mode: bool = False,
-                 now: datetime | None = None) -> dict[str, Any]:
-    """Write the three report files into ``directory`` when their content or mode changed.
-
-    The content is compared without its timestamp: the new report is rendered with the timestamp
-    of the report on disk, and nothing is written when all three files come out identical (only
-    their modes are corrected). Returns ``changed``, ``paths``, ``generated_at`` and
-    ``diff`` (``before``/``after`` of the Markdown page).
-    """
-    directory = os.path.abspath(os.path.expanduser(directory))
-    paths = {kind: os.path.join(directory, name) for kind, name in FILES.items()}
-    on_disk = {kind: _read(path) for kind, path in paths.items()}
-    contents, timestamp, same = _render(report, on_disk, now)
-    wrong_modes = [path for path in paths.values() if _mode_of(path) not in (None, mode)]
-    changed = not same or bool(wrong_modes)
-    if changed and not check_mode:
-        if same:
-            _set_modes(wrong_modes, mode)
-        else:
-            _ensure_directory(directory)
-            _replace_all(directory, contents, mode)
-    return {
-        "changed": changed,
-        "paths": paths,
-        "generated_at": timestamp,
-        "diff": {
-            "before_header": paths["markdown"],
-            "after_header": paths["markdown"],
-            "before": on_disk["markdown"] or "",
-            "after": contents["markdown"],
-        },
-    }
+    return {"paths": paths, "contents": render_all(report, timestamp), "before": on_disk, "generated_at": timestamp,
+            "same": False}

@@ -8,8 +8,12 @@ asserts on the task results, on what reached Azure or BIND, and on the report fi
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
 import stat
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,7 +25,7 @@ from junitparser import JUnitXml
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._dns_resolve import NameServer, answered_target
 from tests.support import pki
-from tests.support.ansible import PlaybookRun, run_playbook
+from tests.support.ansible import BIN, COLLECTIONS, PlaybookRun, run_playbook
 from tests.support.azure_sandbox import AzureSandbox
 from tests.support.bind import BindServer, running_named
 
@@ -163,30 +167,43 @@ def test_bad_certificate_stops_before_azure(azure_sandbox: AzureSandbox, contoso
     assert run.rc == 2
     assert azure_sandbox.requests == []
     message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
-    assert message.startswith("the certificate cannot be used for the CMG (1 finding(s)): expired: ")
+    assert message.startswith("the certificate has 1 finding(s) at error level or worse: expired: ")
     assert message.endswith(f" (readiness report: {report_dir})")
     report = report_json(report_dir)
     assert report["status"] == "fail"
-    assert [check["id"] for check in report["to_fix"]] == ["certificate.expired"]
-    stopped = "not run: the role stopped at 'Stop before any Azure or DNS call when the certificate cannot be used'"
-    assert report["skip_reasons"] == {"names": stopped, "availability": stopped, "dns": stopped,
-                                      "propagation": stopped}
+    assert [(check["id"], check["status"]) for check in report["to_fix"]] == [
+        ("certificate.expired", "fail"), ("names.not_run", "not_run"), ("availability.not_run", "not_run"),
+        ("dns.not_run", "not_run"), ("propagation.not_run", "not_run")]
+    stopped = "not run: the role stopped at 'Validate the CMG server authentication certificate'"
+    assert report["not_run"] == {"names": stopped, "availability": stopped, "dns": stopped, "propagation": stopped}
+    assert report["skip_reasons"] == {}
     assert_no_secret(report_dir, run)
 
 
-def test_relative_report_dir_is_taken_from_where_ansible_playbook_started(
+def test_relative_paths_are_taken_from_where_ansible_playbook_started(
         azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    """Certificate, CA bundle, previous certificate and report directory given relative to the launch directory,
+    with PWD naming another directory (a wrapper script's cd does not update it): all four are found there."""
+    azure_sandbox.seed({"dns": {"zones": [{"name": "contoso.com", "resourceGroup": "rg-dns"}]}})
     launch = tmp_path / "launch"
-    launch.mkdir()
-    unreadable = tmp_path / "empty.pfx"
-    unreadable.write_bytes(b"")
-    run = run_playbook(PLAYBOOK, extra_vars=role_vars(contoso_pki, unreadable, Path("rel-report")),
-                       env={**azure_sandbox.env(), "PWD": str(launch)})
-    assert run.rc == 2
+    (launch / "certs").mkdir(parents=True)
+    (launch / "certs" / "GraniteFalls.pfx").write_bytes(contoso_pki.pfx("rel.pfx", "GraniteFalls.contoso.com").read_bytes())
+    (launch / "certs" / "ca.pem").write_bytes(contoso_pki.ca_bundle.read_bytes())
+    (launch / "certs" / "previous.pem").write_bytes(
+        pki.pem(pki.make_cert("GraniteFalls.contoso.com", pki.rsa_key(2048), contoso_pki.issuing).cert))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    extra = {"cmg_certificate_path": "certs/GraniteFalls.pfx", "cmg_certificate_password": pki.PASSWORD,
+             "cmg_ca_bundle": "certs/ca.pem", "cmg_previous_certificate": "certs/previous.pem", "cmg_region": "West US",
+             "cmg_report_dir": "rel-report", "cmg_dns_zone": "contoso.com", "cmg_dns_resource_group": "rg-dns",
+             "cmg_wait_for_dns": False}
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env={**azure_sandbox.env(), "PWD": str(elsewhere)}, cwd=launch)
+    assert run.rc == 0, run.stdout + run.stderr
     assert sorted(path.name for path in (launch / "rel-report").iterdir()) == sorted(FILES)
-    assert not (PLAYBOOK.parent / "rel-report").exists()
-    assert run.result(ROLE + "Stop with the message of the failed step")["msg"].endswith(
-        f"(readiness report: {launch / 'rel-report'})")
+    assert not (elsewhere / "rel-report").exists() and not (PLAYBOOK.parent / "rel-report").exists()
+    report = report_json(launch / "rel-report")
+    assert report["status"] == "pass"
+    assert report["steps"]["certificate"]["chain"]["trust"] == "enterprise"
 
 
 def test_renewal_with_another_common_name_stops_before_azure(
@@ -200,8 +217,8 @@ def test_renewal_with_another_common_name_stops_before_azure(
     assert run.rc == 2
     assert azure_sandbox.requests == []
     message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
-    assert message.startswith("the certificate cannot be used for the CMG (1 finding(s)): renewal_cn_mismatch: ")
-    assert [check["id"] for check in report_json(report_dir)["to_fix"]] == ["certificate.renewal_cn_mismatch"]
+    assert message.startswith("the certificate has 1 finding(s) at error level or worse: renewal_cn_mismatch: ")
+    assert [check["id"] for check in report_json(report_dir)["to_fix"]][0] == "certificate.renewal_cn_mismatch"
 
 
 def test_deployment_name_certificate_needs_no_cname(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
@@ -232,13 +249,18 @@ def test_url_cloud_that_is_us_government(azure_sandbox: AzureSandbox, contoso_pk
 
 
 def test_bad_tsig_algorithm_fails_before_any_call(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    """The role's first task checks the inputs: one line naming the role variable and the choices (from the code's
+    own constant), no dump of the argument spec, a FAIL report, no call."""
     extra = role_vars(contoso_pki, contoso_pki.pfx("alg.pfx", "GraniteFalls.contoso.test"), tmp_path / "report",
                       cmg_dns_provider="rfc2136", cmg_dns_server="127.0.0.1", cmg_dns_key_algorithm="hmac-sha999")
     run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
     assert run.rc == 2
-    assert "value of cmg_dns_key_algorithm must be one of: hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, " \
-           "hmac-sha1, hmac-md5, gss-tsig, got: hmac-sha999" in run.stdout
-    assert azure_sandbox.requests == [] and not (tmp_path / "report").exists()
+    message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
+    assert message == ("cmg_dns_key_algorithm must be one of hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, "
+                       f"hmac-sha1, hmac-md5, not 'hmac-sha999' (readiness report: {tmp_path / 'report'})")
+    assert "argument_spec_data" not in run.stdout and "cmg_dns_wait_timeout" not in run.stdout
+    assert azure_sandbox.requests == []
+    assert_failed_run(run, tmp_path / "report", "run")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -375,3 +397,234 @@ def test_public_and_internal_records_in_one_run(azure_sandbox: AzureSandbox, con
     assert changed_tasks(second) == []
     assert azure_sandbox.writes() == []
     assert_no_secret(report_dir, failing, first, second, secrets=(pki.PASSWORD, internal.key_secret))
+# The verdict never lies: a failure injected into each step gives rc != 0, status fail, JUnit failures
+# ------------------------------------------------------------------------------------------------
+
+
+def assert_failed_run(run: PlaybookRun, report_dir: Path, failed_step: str, name: str = "cmg-readiness") -> dict[str, Any]:
+    """rc != 0; the JSON says fail with a failed check in ``failed_step``; JUnit (junitparser) counts failures;
+    no step after the failed one passes or is skipped."""
+    assert run.rc != 0, run.stdout
+    report = json.loads((report_dir / f"{name}.json").read_text(encoding="utf-8"))
+    assert report["status"] == "fail"
+    statuses = {}
+    for check in report["checks"]:
+        statuses.setdefault(check["step"], []).append(check["status"])
+    assert "fail" in statuses[failed_step], report["checks"]
+    order = ["run", "certificate", "names", "availability", "dns", "propagation"]
+    for step in order[order.index(failed_step) + 1:]:
+        assert set(statuses.get(step, ["not_run"])) == {"not_run"}, (step, report["checks"])
+    junit = JUnitXml.fromfile(str(report_dir / f"{name}.junit.xml"))
+    expected = sum(1 for check in report["checks"] if check["status"] in ("fail", "not_run"))
+    assert junit.failures == expected >= 1
+    failed_cases = [case.name for suite in junit for case in suite
+                    if any(type(result).__name__ == "Failure" for result in case.result)]
+    assert len(failed_cases) == expected
+    markdown = (report_dir / f"{name}.md").read_text(encoding="utf-8")
+    assert "**Result: FAIL**" in markdown
+    return report
+
+
+def zone_seed(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"dns": {"zones": [{"name": "contoso.com", "resourceGroup": "rg-dns", "records": list(records)}]}}
+
+
+def azure_vars(contoso_pki: Pki, report_dir: Path, **extra: Any) -> dict[str, Any]:
+    return role_vars(contoso_pki, contoso_pki.pfx("verdict.pfx", "GraniteFalls.contoso.com"), report_dir,
+                     cmg_dns_zone="contoso.com", cmg_dns_resource_group="rg-dns", cmg_wait_for_dns=False, **extra)
+
+
+@pytest.mark.parametrize("case", ["bad_input", "no_certificate", "unreadable_certificate", "set_fact_raises",
+                                  "azure_name_check_error", "azure_dns_error", "dns_server_error"])
+def test_every_step_failure_gives_fail(case: str, azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    azure_sandbox.seed(zone_seed())
+    report_dir = tmp_path / "report"
+    extra = azure_vars(contoso_pki, report_dir)
+    failed_step = {"bad_input": "run", "no_certificate": "run", "unreadable_certificate": "certificate",
+                   "set_fact_raises": "names", "azure_name_check_error": "availability", "azure_dns_error": "dns",
+                   "dns_server_error": "dns"}[case]
+    if case == "bad_input":
+        extra["cmg_dns_on_conflict"] = "overwrite"
+    elif case == "no_certificate":
+        extra["cmg_certificate_path"] = ""
+    elif case == "unreadable_certificate":
+        (tmp_path / "empty.pfx").write_bytes(b"")
+        extra["cmg_certificate_path"] = str(tmp_path / "empty.pfx")
+    elif case == "set_fact_raises":
+        extra["cmg_service_name"] = "Granite Falls.contoso.com"  # the names filter raises inside set_fact
+        extra["cmg_certificate_path"] = ""
+        run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env(), tags=["names", "availability", "dns"])
+        assert_failed_run(run, report_dir, failed_step, name="cmg-readiness-partial")
+        assert azure_sandbox.writes() == []
+        return
+    elif case == "azure_name_check_error":
+        azure_sandbox.fault("POST", r".*/Microsoft\.KeyVault/checkNameAvailability", 403, times=20)
+    elif case == "azure_dns_error":
+        azure_sandbox.fault("PUT", r".*/dnsZones/contoso\.com/CNAME/granitefalls", 403, times=20)
+    elif case == "dns_server_error":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed = sock.getsockname()[1]
+        extra.update(cmg_dns_provider="rfc2136", cmg_dns_server="127.0.0.1", cmg_dns_port=closed,
+                     cmg_dns_key_name="cmg-key", cmg_dns_key_secret=base64.b64encode(b"k" * 32).decode())
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+    report = assert_failed_run(run, report_dir, failed_step)
+    if case == "bad_input":
+        assert run.result(ROLE + "Stop with the message of the failed step")["msg"].startswith(
+            "cmg_dns_on_conflict must be one of fail, replace, not 'overwrite' (readiness report: ")
+        assert azure_sandbox.requests == []
+    if failed_step in ("run", "certificate"):
+        assert azure_sandbox.requests == []
+    if case == "azure_dns_error":
+        assert report["checks"][-1]["id"] == "propagation.not_run"
+    assert_no_secret(report_dir, run)
+
+
+def test_written_cname_whose_name_servers_do_not_resolve(
+        azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    """Issue 9 point 2: the PUT is sent, then the zone's name servers (ns1-01.azure-dns.com...) do not resolve.
+    The run fails; the propagation row says why it did not run (never the fixed "cmg_wait_for_dns is false" skip);
+    the message names cmg_dns_nameservers, not the module's option."""
+    azure_sandbox.seed({"dns": {"zones": [{"name": "contoso.com", "resourceGroup": "rg-dns",
+                                          "nameServers": ["ns1.unresolvable.invalid", "ns2.unresolvable.invalid"]}]}})
+    report_dir = tmp_path / "report"
+    extra = {**azure_vars(contoso_pki, report_dir), "cmg_wait_for_dns": True, "cmg_dns_wait_timeout": 2}
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+    assert [request.method for request in azure_sandbox.writes()] == ["PUT"]
+    report = assert_failed_run(run, report_dir, "dns" if "propagation" not in
+                               json.loads((report_dir / "cmg-readiness.json").read_text())["steps"].get("dns", {})
+                               else "propagation")
+    propagation = [check for check in report["checks"] if check["step"] == "propagation"]
+    assert [check["status"] for check in propagation] in (["fail"], ["not_run"])
+    assert all("cmg_wait_for_dns is false" not in check["message"] for check in propagation)
+    message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
+    assert "nameservers option" not in message
+    assert "cmg_dns_nameservers" in message
+
+
+def test_azure_domain_certificate_with_a_zone_skips_the_cname(
+        azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    azure_sandbox.seed(zone_seed())
+    report_dir = tmp_path / "report"
+    extra = role_vars(contoso_pki, contoso_pki.pfx("azure.pfx", "GraniteFalls.WestUS.CloudApp.Azure.Com"), report_dir,
+                      cmg_dns_zone="contoso.com", cmg_dns_resource_group="rg-dns")
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+    assert run.rc == 0, run.stdout + run.stderr
+    assert azure_sandbox.writes() == []
+    reason = ("the service name GraniteFalls.WestUS.CloudApp.Azure.Com already is the Azure deployment name: "
+              "no CNAME is needed (cmg_dns_zone contoso.com is not used)")
+    assert run.result(REPORT_TASK)["skip_reasons"] == {"dns": reason, "propagation": "the DNS record step did not run"}
+    assert run.result(REPORT_TASK)["status"] == "pass"
+
+
+def test_check_mode_says_would_create(azure_runs: tuple[dict[str, Any], Path, AzureSandbox]) -> None:
+    runs, _report_dir, _sb = azure_runs
+    run, _writes = runs["check"]
+    report = run.result(REPORT_TASK)
+    assert report["status"] == "would_change"
+    assert {check["id"]: check["status"] for check in report["checks"]}["dns.record"] == "would_create"
+    assert "| WOULD CREATE | DNS record | Service name CNAME |" in report["diff"]["after"]
+    assert "**Result: WOULD CHANGE**" in report["diff"]["after"]
+    assert "PASS | DNS record" not in report["diff"]["after"]
+
+
+def test_no_azure_credential_names_what_was_tried(contoso_pki: Pki, tmp_path: Path) -> None:
+    report_dir = tmp_path / "report"
+    extra = azure_vars(contoso_pki, report_dir)
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
+    assert_failed_run(run, report_dir, "availability")
+    assert "auth_source" not in message and "set subscription_id" not in message
+    for word in ("AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_ID", "AZURE_SECRET", "AZURE_TENANT", "cmg_name_check_method: dns"):
+        assert word in message, message
+
+
+def test_unknown_trust_stops_before_any_write(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    """A PFX without its intermediates and no cmg_ca_bundle: trust unknown stops the run by default."""
+    azure_sandbox.seed(zone_seed())
+    leaf = pki.make_cert("GraniteFalls.contoso.com", pki.rsa_key(2048), contoso_pki.issuing)
+    lonely = tmp_path / "lonely.pfx"
+    lonely.write_bytes(pki.pfx(leaf, ()))
+    report_dir = tmp_path / "report"
+    extra = azure_vars(contoso_pki, report_dir, cmg_certificate_path=str(lonely), cmg_ca_bundle="")
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+    assert_failed_run(run, report_dir, "certificate")
+    assert azure_sandbox.requests == []
+    assert "cmg_ca_bundle" in run.result(ROLE + "Stop with the message of the failed step")["msg"]
+    go_on = run_playbook(PLAYBOOK, extra_vars={**extra, "cmg_unknown_trust": "continue"}, env=azure_sandbox.env())
+    assert go_on.rc == 0, go_on.stdout
+    assert [request.method for request in azure_sandbox.writes()] == ["PUT"]
+    assert report_json(report_dir)["status"] == "warn"
+
+
+def test_dns_on_conflict_replace_repoints_the_cname(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    old = "oldcmg.westus.cloudapp.azure.com"
+    azure_sandbox.seed(zone_seed({"name": "granitefalls", "type": "CNAME",
+                                  "properties": {"TTL": 3600, "CNAMERecord": {"cname": old}}}))
+    report_dir = tmp_path / "report"
+    refused = run_playbook(PLAYBOOK, extra_vars=azure_vars(contoso_pki, report_dir), env=azure_sandbox.env())
+    assert_failed_run(refused, report_dir, "dns")
+    assert azure_sandbox.writes() == []
+    assert "cmg_dns_on_conflict" in refused.result(ROLE + "Stop with the message of the failed step")["msg"]
+    moved = run_playbook(PLAYBOOK, extra_vars=azure_vars(contoso_pki, report_dir, cmg_dns_on_conflict="replace"),
+                         env=azure_sandbox.env())
+    assert moved.rc == 0, moved.stdout
+    assert moved.result(CNAME_TASK)["record"]["target"] == TARGET
+    assert report_json(report_dir)["status"] == "pass"
+
+
+def test_unknown_region_names_three_close_regions_once(
+        azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    report_dir = tmp_path / "report"
+    run = run_playbook(PLAYBOOK, extra_vars=azure_vars(contoso_pki, report_dir, cmg_region="West Uss"),
+                       env=azure_sandbox.env())
+    assert_failed_run(run, report_dir, "run")
+    message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
+    assert message.startswith("cmg_region: unknown AzureCloud region 'West Uss'; closest: westus, ")
+    assert message.count(",") <= 4
+    assert "southafricanorth" not in run.stdout + run.stderr
+    assert azure_sandbox.requests == []
+
+
+def test_partial_run_before_the_certificate_exists(azure_sandbox: AzureSandbox, contoso_pki: Pki,
+                                                   tmp_path: Path) -> None:
+    """User guide step 2: --tags availability with cmg_service_name, the vault password not loaded yet; the full
+    report of an earlier run is left alone, the partial run writes cmg-readiness-partial.*."""
+    report_dir = tmp_path / "report"
+    report_dir.mkdir()
+    full = report_dir / "cmg-readiness.json"
+    full.write_text('{"status": "pass", "generated_at": "2026-01-01T00:00:00Z"}\n', encoding="utf-8")
+    extra = {"cmg_certificate_path": "/secure/GraniteFalls.pfx", "cmg_certificate_password": "{{ vault_pfx_password }}",
+             "cmg_region": "westus", "cmg_dns_zone": "contoso.com", "cmg_report_dir": str(report_dir),
+             "cmg_service_name": "GraniteFalls.contoso.com"}
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env(), tags=["availability"])
+    assert run.rc == 0, run.stdout + run.stderr
+    assert full.read_text(encoding="utf-8") == '{"status": "pass", "generated_at": "2026-01-01T00:00:00Z"}\n'
+    partial = json.loads((report_dir / "cmg-readiness-partial.json").read_text(encoding="utf-8"))
+    assert partial["status"] == "pass"
+    assert {check["id"]: check["status"] for check in partial["checks"]}["certificate.skipped"] == "skip"
+    assert azure_sandbox.writes() == []
+
+
+def test_relative_paths_through_ansible_runner(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    """As AWX runs a job: ansible-runner starts ansible-playbook in the project directory, which holds the files."""
+    import ansible_runner  # pylint: disable=import-outside-toplevel
+
+    azure_sandbox.seed(zone_seed())
+    project = tmp_path / "runner" / "project"
+    (project / "files").mkdir(parents=True)
+    (project / "job.yml").write_text("- name: CMG\n  ansible.builtin.import_playbook: configmgr.cmg.prepare\n",
+                                     encoding="utf-8")
+    (project / "files" / "cmg.pfx").write_bytes(contoso_pki.pfx("runner.pfx", "GraniteFalls.contoso.com").read_bytes())
+    (project / "files" / "ca.pem").write_bytes(contoso_pki.ca_bundle.read_bytes())
+    extravars = {"cmg_certificate_path": "files/cmg.pfx", "cmg_certificate_password": pki.PASSWORD,
+                 "cmg_ca_bundle": "files/ca.pem", "cmg_region": "westus", "cmg_dns_zone": "contoso.com",
+                 "cmg_dns_resource_group": "rg-dns", "cmg_wait_for_dns": False, "cmg_report_dir": "reports"}
+    envvars = {**azure_sandbox.env(), "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+               "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PWD": str(tmp_path)}
+    runner = ansible_runner.run(private_data_dir=str(tmp_path / "runner"), playbook="job.yml",
+                                inventory=f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}",
+                                envvars=envvars, extravars=extravars, quiet=True)
+    assert (runner.status, runner.rc) == ("successful", 0), runner.stdout.read()
+    assert sorted(path.name for path in (project / "reports").iterdir()) == sorted(FILES)
+    assert report_json(project / "reports")["status"] == "pass"

@@ -65,7 +65,8 @@ def test_report_written_once_with_mode_and_no_secret(tmp_path: Path) -> None:
     first = run.result("first")
     assert first["changed"] is True
     assert first["status"] == "warn"
-    assert first["counts"] == {"pass": 3, "warn": 1, "fail": 0, "skip": 2}
+    assert first["counts"] == {"pass": 3, "warn": 1, "fail": 0, "skip": 2, "not_run": 0, "would_create": 0,
+                               "would_change": 0}
     assert [check["id"] for check in first["to_fix"]] == ["certificate.expiring_soon"]
     assert first["wizard"]["deployment_name"] == "granitefalls.westus.cloudapp.azure.com"
     assert first["skip_reasons"] == {"availability": "checked by hand", "propagation": "cmg_wait_for_dns is false"}
@@ -93,16 +94,47 @@ def test_report_written_once_with_mode_and_no_secret(tmp_path: Path) -> None:
     assert (junit.tests, junit.failures, junit.errors, junit.skipped) == (6, 0, 0, 2)
 
 
-def test_check_mode_writes_nothing_and_bad_mode_fails(tmp_path: Path) -> None:
+def test_check_mode_writes_nothing(tmp_path: Path) -> None:
     dest = tmp_path / "reports"
-    tasks = [report_task("would write", str(dest)),
-             dict(report_task("bad mode", str(tmp_path / "bad"), mode="rw-r"), ignore_errors=True)]
-    run = run_playbook(playbook(tasks), check=True, diff=True)
+    run = run_playbook(playbook([report_task("would write", str(dest))]), check=True, diff=True)
     assert run.rc == 0, run.stdout + run.stderr
     assert run.result("would write")["changed"] is True
     assert run.result("would write")["diff"]["after"].startswith("# CMG readiness: GraniteFalls.contoso.com\n")
     assert not dest.exists()
+
+
+def test_file_attributes_follow_ansible_conventions(tmp_path: Path) -> None:
+    """mode in octal or symbolic form, corrected without rewriting; a bad mode fails with Ansible's own message."""
+    dest = tmp_path / "reports"
+    run = run_playbook(playbook([
+        report_task("first", str(dest)),
+        report_task("symbolic", str(dest), mode="u=rw,g=r"),
+        report_task("again", str(dest), mode="0640"),
+        dict(report_task("bad mode", str(tmp_path / "bad"), mode="rw-r"), ignore_errors=True),
+    ]))
+    assert run.rc == 0, run.stdout + run.stderr
+    assert run.result("symbolic")["changed"] is True
+    assert run.result("symbolic")["generated_at"] == run.result("first")["generated_at"]
+    assert run.result("again")["changed"] is False
+    for name in FILES:
+        assert stat.S_IMODE((dest / name).stat().st_mode) == 0o640
+    assert sorted(path.name for path in dest.iterdir()) == sorted(FILES)  # no temporary file left
     bad = run.result("bad mode")
     assert bad["failed"] is True
-    assert bad["msg"] == "invalid mode 'rw-r': give an octal string such as '0600'"
-    assert not (tmp_path / "bad").exists()
+    assert "mode must be in octal or symbolic form" in bad["msg"]
+
+
+def test_failure_and_role_words(tmp_path: Path) -> None:
+    dest = tmp_path / "reports"
+    run = run_playbook(playbook([report_task(
+        "failed run", str(dest), vocabulary="role", run_tags=["availability"],
+        failure={"step": "availability", "task": "Check the CMG names in Azure",
+                 "msg": "no Azure subscription given (auth_source msi): set subscription_id or AZURE_SUBSCRIPTION_ID"})]))
+    assert run.rc == 0, run.stdout + run.stderr
+    result = run.result("failed run")
+    assert result["status"] == "fail" and result["stop"] is True
+    assert result["name"] == "cmg-readiness-partial"
+    assert "auth_source" not in result["stop_msg"] and "cmg_name_check_method: dns" in result["stop_msg"]
+    assert result["stop_msg"].endswith(f"(readiness report: {dest})")
+    junit = JUnitXml.fromfile(str(dest / "cmg-readiness-partial.junit.xml"))
+    assert junit.failures == 2  # availability.error, propagation not run (the dns result was given)

@@ -80,8 +80,12 @@ def ansible_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def run_playbook(playbook: str | os.PathLike[str], *, extra_vars: Mapping[str, Any] | None = None,
                  env: Mapping[str, str] | None = None, check: bool = False, diff: bool = False,
-                 tags: list[str] | None = None, verbosity: int = 0, timeout: int = 600) -> PlaybookRun:
-    """Run a playbook (a path, or the YAML text of one) and collect every task result."""
+                 tags: list[str] | None = None, verbosity: int = 0, timeout: int = 600,
+                 cwd: str | os.PathLike[str] | None = None) -> PlaybookRun:
+    """Run a playbook (a path, or the YAML text of one) and collect every task result.
+
+    ansible-playbook starts in ``cwd`` (default: a fresh temporary directory).
+    """
     with tempfile.TemporaryDirectory(prefix="cmg-ansible-") as tmp:
         path = Path(tmp) / "playbook.yml"
         if isinstance(playbook, str) and "\n" in playbook:
@@ -105,7 +109,7 @@ def run_playbook(playbook: str | os.PathLike[str], *, extra_vars: Mapping[str, A
         run_env = ansible_env(env)
         run_env["RECORD_RESULTS_FILE"] = str(results_file)
         done = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=timeout, check=False,
-                              cwd=tmp)
+                              cwd=cwd or tmp)
         results = []
         if results_file.exists():
             results = [json.loads(line) for line in results_file.read_text(encoding="utf-8").splitlines() if line]

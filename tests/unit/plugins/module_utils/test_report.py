@@ -1,13 +1,12 @@
 # Copyright (c) configmgr.cmg contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of the readiness report: checks, scrubbing, rendering, idempotent atomic writing."""
+"""Unit tests of the readiness report: checks, the verdict, scrubbing, rendering, what to write."""
 
 from __future__ import annotations
 
 import copy
 import json
 import os
-import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,7 +15,8 @@ from junitparser import Failure, JUnitXml, Skipped
 from ansible_collections.configmgr.cmg.plugins.module_utils import _certificate, _report
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import derive_names
 from ansible_collections.configmgr.cmg.plugins.module_utils._report import (
-    FILES, ReportError, build_report, parse_mode, render_junit, render_markdown, scrub, write_report)
+    FILES, ReportError, Step, build_report, plan_report, register_step, render_json, render_junit, render_markdown,
+    report_name, scrub, stop_message, verdict)
 from tests.support.pki import CASES, Corpus
 
 SECRET = "Pfx-Pa55word-never-written"
@@ -85,6 +85,10 @@ def full_results(**overrides: object) -> dict:
     return results
 
 
+def counts(**given: int) -> dict[str, int]:
+    return {status: given.get(status, 0) for status in _report.CHECK_STATUSES}
+
+
 def statuses(report: dict) -> dict[str, str]:
     return {check["id"]: check["status"] for check in report["checks"]}
 
@@ -104,7 +108,7 @@ def test_all_steps_pass() -> None:
         "propagation.servers": "pass",
     }
     assert report["status"] == "pass"
-    assert report["counts"] == {"pass": 6, "warn": 0, "fail": 0, "skip": 0}
+    assert report["counts"] == counts(**{"pass": 6})
     assert report["to_fix"] == []
     assert report["skip_reasons"] == {}
     assert report["wizard"] == {
@@ -154,7 +158,7 @@ def test_unreadable_certificate_is_one_failure() -> None:
     report = build_report({"certificate": {"failed": True, "msg": "wrong password for /tmp/cmg.pfx"}})
     assert statuses(report)["certificate.read"] == "fail"
     assert report["checks"][0]["message"] == "wrong password for /tmp/cmg.pfx"
-    assert report["counts"] == {"pass": 0, "warn": 0, "fail": 1, "skip": 4}
+    assert report["counts"] == counts(fail=1, skip=4)
     assert report["skip_reasons"]["names"] == _report.DEFAULT_SKIP_REASON
 
 
@@ -306,39 +310,43 @@ def test_junit_file_parses_with_junitparser(tmp_path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# writing
+# what to write (the module writes it: tests/integration/test_report.py)
+
+
+def write_plan(directory, report, now, name=_report.DEFAULT_NAME) -> dict:
+    """Write what plan_report says, as the module does when it differs (a test stand-in for atomic_move)."""
+    plan = plan_report(str(directory), report, name, now=now)
+    if not plan["same"]:
+        os.makedirs(directory, exist_ok=True)
+        for kind, path in plan["paths"].items():
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(plan["contents"][kind])
+    return plan
 
 
 def read_files(directory) -> dict[str, str]:
     return {kind: (directory / name).read_text(encoding="utf-8") for kind, name in FILES.items()}
 
 
-def test_write_is_idempotent_and_keeps_the_timestamp(tmp_path) -> None:
-    dest = tmp_path / "reports"
-    first = write_report(str(dest), build_report(full_results()), now=NOW)
-    assert first["changed"] is True
-    assert sorted(os.listdir(dest)) == sorted(FILES.values())
-    assert stat.S_IMODE(dest.stat().st_mode) == 0o700
-    for name in FILES.values():
-        assert stat.S_IMODE((dest / name).stat().st_mode) == 0o600
-    written = read_files(dest)
+def test_plan_is_idempotent_and_keeps_the_timestamp(tmp_path) -> None:
+    first = write_plan(tmp_path, build_report(full_results()), NOW)
+    assert first["same"] is False
+    assert first["before"] == {"json": None, "markdown": None, "junit": None}
+    written = read_files(tmp_path)
     assert json.loads(written["json"])["generated_at"] == "2026-01-31T12:00:00Z"
-
-    # A second run whose steps report changed=false and another msg: same content, nothing written.
-    second = write_report(str(dest), build_report(full_results(dns=dns_result(OK_PROPAGATION, changed=False))), now=LATER)
-    assert second["changed"] is False
+    # A second run whose steps report changed=false and another msg: same content, nothing to write.
+    second = write_plan(tmp_path, build_report(full_results(dns=dns_result(OK_PROPAGATION, changed=False))), LATER)
+    assert second["same"] is True
     assert second["generated_at"] == "2026-01-31T12:00:00Z"
-    assert read_files(dest) == written
+    assert read_files(tmp_path) == written
 
 
 def test_a_day_later_the_same_state_writes_nothing(tmp_path) -> None:
-    write_report(str(tmp_path), build_report(full_results()), now=NOW)
+    write_plan(tmp_path, build_report(full_results()), NOW)
     written = read_files(tmp_path)
     tomorrow = certificate_result()
     tomorrow["certificate"]["days_remaining"] = 364
-    result = write_report(str(tmp_path), build_report(full_results(certificate=tomorrow)), now=LATER)
-    assert result["changed"] is False
-    assert read_files(tmp_path) == written
+    assert write_plan(tmp_path, build_report(full_results(certificate=tomorrow)), LATER)["same"] is True
     assert "days_remaining" not in written["json"]
 
 
@@ -352,14 +360,11 @@ def test_a_day_later_inside_the_warning_window_writes_nothing(tmp_path, cert_cor
         return dict(result, changed=False)
 
     first = validated(today)
-    write_report(str(tmp_path), build_report(full_results(certificate=first)), now=NOW)
-    written = read_files(tmp_path)
-    assert "expiring_soon" in written["markdown"]
+    write_plan(tmp_path, build_report(full_results(certificate=first)), NOW)
+    assert "expiring_soon" in read_files(tmp_path)["markdown"]
     tomorrow = validated(today + timedelta(days=1))
     assert tomorrow["certificate"]["days_remaining"] == first["certificate"]["days_remaining"] - 1
-    result = write_report(str(tmp_path), build_report(full_results(certificate=tomorrow)), now=LATER)
-    assert result["changed"] is False
-    assert read_files(tmp_path) == written
+    assert write_plan(tmp_path, build_report(full_results(certificate=tomorrow)), LATER)["same"] is True
 
 
 def test_a_re_run_renders_each_file_once(tmp_path, monkeypatch) -> None:
@@ -367,130 +372,64 @@ def test_a_re_run_renders_each_file_once(tmp_path, monkeypatch) -> None:
     for kind, render in list(_report.RENDERERS.items()):
         monkeypatch.setitem(_report.RENDERERS, kind, lambda report, timestamp, kind=kind, render=render:
                             calls.append(kind) or render(report, timestamp))
-    write_report(str(tmp_path), build_report(full_results()), now=NOW)
+    write_plan(tmp_path, build_report(full_results()), NOW)
     assert calls == ["json", "markdown", "junit"]
     calls.clear()
-    assert write_report(str(tmp_path), build_report(full_results()), now=LATER)["changed"] is False
+    assert write_plan(tmp_path, build_report(full_results()), LATER)["same"] is True
     assert calls == ["json", "markdown", "junit"]
     calls.clear()
     changed = build_report(full_results(availability=availability_result(dns_label="taken")))
-    assert write_report(str(tmp_path), changed, now=LATER)["generated_at"] == "2026-02-01T08:30:00Z"
+    assert write_plan(tmp_path, changed, LATER)["generated_at"] == "2026-02-01T08:30:00Z"
     assert calls == ["json", "markdown", "junit"] * 2
 
 
-def test_write_rewrites_on_content_change_with_a_new_timestamp(tmp_path) -> None:
-    write_report(str(tmp_path), build_report(full_results()), now=NOW)
+def test_content_change_gets_a_new_timestamp(tmp_path) -> None:
+    write_plan(tmp_path, build_report(full_results()), NOW)
     before = read_files(tmp_path)["markdown"]
     changed = build_report(full_results(availability=availability_result(dns_label="taken", key_vault="owned")))
-    result = write_report(str(tmp_path), changed, now=LATER)
-    assert result["changed"] is True
-    assert result["generated_at"] == "2026-02-01T08:30:00Z"
-    assert result["diff"]["before"] == before
-    assert result["diff"]["after"] == read_files(tmp_path)["markdown"]
-    assert "**Result: FAIL**" in result["diff"]["after"]
-    assert json.loads(read_files(tmp_path)["json"])["status"] == "fail"
-
-
-def test_check_mode_writes_nothing(tmp_path) -> None:
-    dest = tmp_path / "new"
-    result = write_report(str(dest), build_report(full_results()), check_mode=True, now=NOW)
-    assert result["changed"] is True
-    assert result["diff"]["before"] == ""
-    assert result["diff"]["after"].startswith("# CMG readiness: GraniteFalls.contoso.com\n")
-    assert not dest.exists()
-
-
-def test_wrong_mode_is_corrected_without_rewriting(tmp_path) -> None:
-    write_report(str(tmp_path), build_report(full_results()), now=NOW)
-    markdown = tmp_path / FILES["markdown"]
-    markdown.chmod(0o644)
-    check = write_report(str(tmp_path), build_report(full_results()), check_mode=True, now=LATER)
-    assert check["changed"] is True
-    assert stat.S_IMODE(markdown.stat().st_mode) == 0o644
-    result = write_report(str(tmp_path), build_report(full_results()), now=LATER)
-    assert result["changed"] is True
-    assert result["generated_at"] == "2026-01-31T12:00:00Z"
-    assert stat.S_IMODE(markdown.stat().st_mode) == 0o600
-    assert write_report(str(tmp_path), build_report(full_results()), now=LATER)["changed"] is False
-
-
-def test_custom_mode(tmp_path) -> None:
-    write_report(str(tmp_path), build_report(full_results()), mode=parse_mode("0640"), now=NOW)
-    assert {stat.S_IMODE((tmp_path / name).stat().st_mode) for name in FILES.values()} == {0o640}
+    plan = write_plan(tmp_path, changed, LATER)
+    assert plan["same"] is False
+    assert plan["generated_at"] == "2026-02-01T08:30:00Z"
+    assert plan["before"]["markdown"] == before
+    assert "**Result: FAIL**" in plan["contents"]["markdown"]
 
 
 def test_edited_file_is_rewritten(tmp_path) -> None:
-    write_report(str(tmp_path), build_report(full_results()), now=NOW)
+    write_plan(tmp_path, build_report(full_results()), NOW)
     (tmp_path / FILES["junit"]).write_text("<testsuites/>", encoding="utf-8")
-    assert write_report(str(tmp_path), build_report(full_results()), now=LATER)["changed"] is True
-    assert "certificate.read" in read_files(tmp_path)["junit"]
-
-
-def test_failed_write_leaves_the_old_report_and_no_temporary_file(tmp_path, monkeypatch) -> None:
-    write_report(str(tmp_path), build_report(full_results()), now=NOW)
-    before = read_files(tmp_path)
-    real_replace = os.replace
-    calls = []
-
-    def replace_then_fail(src, dst):
-        calls.append(dst)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(_report.os, "replace", replace_then_fail)
-    changed = build_report(full_results(availability=availability_result(dns_label="taken")))
-    with pytest.raises(ReportError, match="cannot write the report in .*: No space left on device"):
-        write_report(str(tmp_path), changed, now=LATER)
-    assert sorted(os.listdir(tmp_path)) == sorted(FILES.values())
-    after = read_files(tmp_path)
-    assert after["markdown"] == before["markdown"]
-    assert after["junit"] == before["junit"]
-
-
-def test_mode_that_cannot_be_corrected_fails_in_one_line(tmp_path, monkeypatch) -> None:
-    write_report(str(tmp_path), build_report(full_results()), now=NOW)
-    markdown = tmp_path / FILES["markdown"]
-    markdown.chmod(0o644)
-
-    def refuse(_path, _mode):  # what the OS answers for a file on a read-only or immutable mount
-        raise PermissionError(1, "Operation not permitted")
-
-    monkeypatch.setattr(_report.os, "chmod", refuse)
-    with pytest.raises(ReportError) as caught:
-        write_report(str(tmp_path), build_report(full_results()), now=LATER)
-    assert str(caught.value) == f"cannot set the mode of the report file {markdown}: Operation not permitted"
-    assert stat.S_IMODE(markdown.stat().st_mode) == 0o644
+    assert write_plan(tmp_path, build_report(full_results()), LATER)["same"] is False
 
 
 def test_dest_that_is_a_file_fails_clearly(tmp_path) -> None:
     target = tmp_path / "file"
     target.write_text("x", encoding="utf-8")
-    with pytest.raises(ReportError, match="cannot (create the report directory|read the existing report file)"):
-        write_report(str(target), build_report(full_results()))
+    with pytest.raises(ReportError, match="cannot read the existing report file"):
+        plan_report(str(target), build_report(full_results()))
 
 
 def test_files_hold_no_secret(tmp_path) -> None:
     results = full_results()
     results["certificate"]["certificate"]["private_key"] = PEM_KEY
     results["certificate"]["password"] = SECRET
-    write_report(str(tmp_path), build_report(copy.deepcopy(results)), now=NOW)
+    write_plan(tmp_path, build_report(copy.deepcopy(results)), NOW)
     for text in read_files(tmp_path).values():
         assert SECRET not in text
         assert KEY_SECRET not in text
         assert "PRIVATE KEY" not in text
 
 
-@pytest.mark.parametrize(("mode", "expected"), [("0600", 0o600), ("600", 0o600), ("0o640", 0o640), (0o600, 0o600),
-                                                ("0755", 0o755)])
-def test_parse_mode(mode, expected) -> None:
-    assert parse_mode(mode) == expected
+@pytest.mark.parametrize(("run_tags", "skip_tags", "name"), [
+    (["all"], [], "cmg-readiness"), (None, None, "cmg-readiness"), (["availability"], [], "cmg-readiness-partial"),
+    (["all"], ["dns"], "cmg-readiness-partial"), (["names", "availability"], [], "cmg-readiness-partial"),
+    (["all"], ["molecule-notest", "notest"], "cmg-readiness"),
+    (["certificate", "names", "availability", "dns", "report"], [], "cmg-readiness")])
+def test_a_partial_run_has_its_own_files(run_tags, skip_tags, name) -> None:
+    assert report_name(run_tags, skip_tags) == name
 
 
-@pytest.mark.parametrize("mode", ["rw", "0999", "", True, -1, 0o10000, "u=rw"])
-def test_parse_mode_refuses(mode) -> None:
-    with pytest.raises(ReportError, match="invalid mode"):
-        parse_mode(mode)
+def test_report_name_is_checked(tmp_path) -> None:
+    with pytest.raises(ReportError, match="invalid report name"):
+        plan_report(str(tmp_path), build_report(full_results()), "../x")
 
 
 def test_dns_result_without_propagation_skips_it() -> None:
@@ -499,10 +438,153 @@ def test_dns_result_without_propagation_skips_it() -> None:
     assert report["skip_reasons"] == {"propagation": _report.NOT_WAITED}
 
 
-def test_default_reason_for_steps_that_did_not_run() -> None:
-    stopped = "not run: the role stopped at 'Check the CMG names in Azure'"
-    report = build_report({"certificate": certificate_result(), "names": NAMES,
-                           "availability": {"failed": True, "msg": "401: the service principal cannot sign in"}},
-                          default_reason=stopped)
+# ---------------------------------------------------------------------------------------------
+# the verdict: one rule, the worst of every check
+
+
+@pytest.mark.parametrize(("check_statuses", "expected"), [
+    ([], "pass"), (["pass", "skip"], "pass"), (["pass", "would_create"], "would_change"),
+    (["would_change", "warn"], "warn"), (["warn", "not_run"], "fail"), (["pass", "fail", "skip"], "fail"),
+    (["skip"], "pass")])
+def test_verdict_is_the_worst_check(check_statuses, expected) -> None:
+    assert verdict([{"status": status} for status in check_statuses]) == expected
+
+
+@pytest.mark.parametrize("step", ["certificate", "names", "availability", "dns"])
+def test_a_failed_step_fails_the_report_and_later_steps_are_not_run(step) -> None:
+    """The issue-9 case: a step that errored without a result (an assert or a set_fact that raised), every step
+    after it absent. Before, all of them were ``skip`` and the status ``pass``."""
+    order = ["certificate", "names", "availability", "dns"]
+    results = {name: result for name, result in full_results().items() if order.index(name) < order.index(step)}
+    failure = {"step": step, "task": "Some task", "msg": "it broke"}
+    report = build_report(results, failure=failure)
+    assert report["status"] == "fail"
+    by_step = {}
+    for check in report["checks"]:
+        by_step.setdefault(check["step"], []).append(check["status"])
+    assert "fail" in by_step[step]
+    later = order[order.index(step) + 1:] + ["propagation"]
+    assert all(by_step[name] == ["not_run"] for name in later)
+    assert "skip" not in {status for statuses_ in by_step.values() for status in statuses_}
+    assert report["not_run"] == {name: "not run: the role stopped at 'Some task'" for name in later}
+    junit = render_junit(report, "2026-01-31T12:00:00Z")
+    assert f'failures="{1 + len(later)}"' in junit
+
+
+def test_a_failure_no_step_claims_is_a_run_error() -> None:
+    report = build_report({}, failure={"step": "", "task": "Check the role's inputs", "msg": "cmg_region is required"})
+    assert report["checks"][0] == {"id": "run.error", "step": "run", "name": "Role run completed", "status": "fail",
+                                   "message": "cmg_region is required (at 'Check the role's inputs')"}
+    assert {check["status"] for check in report["checks"][1:]} == {"not_run"}
+    assert report["status"] == "fail"
+    assert "| FAIL | Role run | Role run completed |" in render_markdown(report, "2026-01-31T12:00:00Z")
+
+
+def test_a_failed_step_whose_checks_pass_still_fails() -> None:
+    """A registered result that looks fine (a set_fact after the module raised) is no pass of a failed step."""
+    report = build_report(full_results(), failure={"step": "dns", "task": "After the CNAME", "msg": "boom"})
+    assert statuses(report)["dns.error"] == "fail"
+    assert report["status"] == "fail"
+
+
+def test_a_decision_skip_after_a_failure_is_not_run_with_its_reason() -> None:
+    report = build_report({"certificate": certificate_result()}, {"propagation": "cmg_wait_for_dns is false"},
+                          failure={"step": "names", "task": "Derive", "msg": "bad name"})
+    assert report["not_run"]["propagation"] == ("not run: the role stopped at 'Derive' (and it would not have run: "
+                                                "cmg_wait_for_dns is false)")
+
+
+def test_tag_excluded_steps_before_the_failure_stay_skipped() -> None:
+    report = build_report({"names": NAMES}, failure={"step": "availability", "task": "Check", "msg": "403"})
+    assert statuses(report)["certificate.skipped"] == "skip"
     assert statuses(report)["availability.error"] == "fail"
-    assert report["skip_reasons"] == {"dns": stopped, "propagation": stopped}
+
+
+def test_stop_message() -> None:
+    failed = build_report({}, failure={"step": "", "task": "x", "msg": "give cmg_region"})
+    assert stop_message(failed, "never", "/r") == "give cmg_region (readiness report: /r)"
+    warned = build_report(full_results(availability=dict(availability_result(dns_label="available"), method="dns")))
+    assert stop_message(warned, "error", "/r/cmg-readiness.md") is None
+    assert stop_message(warned, "warning", "/r/cmg-readiness.md").startswith("CMG readiness WARN: availability.dns_label: ")
+    with pytest.raises(ReportError, match="unknown fail_on"):
+        stop_message(warned, "sometimes", "/r")
+
+
+# ---------------------------------------------------------------------------------------------
+# check mode and the DNS step's own propagation reason
+
+
+def test_check_mode_would_create_in_all_three_formats(tmp_path) -> None:
+    dns = {"changed": True, "record": None, "diff": {"before": {}, "after": {"target": "granitefalls.westus.cloudapp.azure.com"}}}
+    report = build_report(full_results(dns=dns), {"propagation": "check mode: nothing was written"}, check_mode=True)
+    assert statuses(report)["dns.record"] == "would_create"
+    assert report["status"] == "would_change"
+    markdown = render_markdown(report, "2026-01-31T12:00:00Z")
+    assert "| WOULD CREATE | DNS record | Service name CNAME |" in markdown
+    assert "**Result: WOULD CHANGE**" in markdown and "in check mode: nothing was written" in markdown
+    document = json.loads(render_json(report, "2026-01-31T12:00:00Z"))
+    assert document["check_mode"] is True and document["counts"]["would_create"] == 1
+    path = tmp_path / "check.junit.xml"
+    path.write_text(render_junit(report, "2026-01-31T12:00:00Z"), encoding="utf-8")
+    cases = {case.name: case for suite in JUnitXml.fromfile(str(path)) for case in suite}
+    assert [type(result) for result in cases["dns.record"].result] == [Skipped]  # not a pass of the real state
+    assert cases["dns.record"].result[0].message.startswith("would create: check mode")
+
+
+def test_check_mode_would_change_an_existing_record() -> None:
+    dns = {"changed": True, "record": {"target": "new.westus.cloudapp.azure.com"},
+           "diff": {"before": {"target": "old.westus.cloudapp.azure.com"}, "after": {"target": "new"}}}
+    assert statuses(build_report(full_results(dns=dns), check_mode=True))["dns.record"] == "would_change"
+
+
+def test_check_mode_without_a_change_is_a_pass() -> None:
+    assert statuses(build_report(full_results(dns=dns_result(changed=False)), check_mode=True))["dns.record"] == "pass"
+
+
+def test_propagation_reason_from_the_dns_step() -> None:
+    """The new cmg_cname shape: ``propagation: {skip_reason}`` says why it did not wait; the row says it."""
+    dns = dns_result({"skip_reason": "wait is false"})
+    report = build_report(full_results(dns=dns))
+    assert report["skip_reasons"] == {"propagation": "wait is false"}
+
+
+def test_written_then_failed_is_a_pass_record_and_a_failed_propagation() -> None:
+    """Issue 9 point 2 in the new shape: the PUT was sent (record, changed), then the name-server lookup failed."""
+    dns = dns_result({"skip_reason": "the zone's name servers do not resolve"})
+    dns.update(failed=True, msg="cannot resolve ns1.unresolvable.invalid: give them with the nameservers option")
+    report = build_report(full_results(dns=dns), failure={"step": "dns", "task": "Make the CNAME", "msg": dns["msg"]})
+    assert statuses(report)["dns.record"] == "pass"
+    assert statuses(report)["propagation.servers"] == "fail"
+    assert "the zone's name servers do not resolve" in report["checks"][-1]["message"]
+    assert "dns.error" not in statuses(report)  # the failure is the propagation's, counted once
+    assert report["status"] == "fail"
+
+
+def test_written_then_failed_in_the_old_shape_is_not_a_skip() -> None:
+    dns = {"failed": True, "changed": False, "msg": "no NS records: give them with the nameservers option"}
+    report = build_report(full_results(dns=dns), {"propagation": "cmg_wait_for_dns is false"},
+                          failure={"step": "dns", "task": "Make the CNAME", "msg": dns["msg"]})
+    assert statuses(report)["dns.record"] == "fail"
+    assert statuses(report)["propagation.not_run"] == "not_run"
+
+
+# ---------------------------------------------------------------------------------------------
+# new rows are data
+
+
+def test_a_registered_step_is_judged_by_the_same_verdict(monkeypatch) -> None:
+    monkeypatch.setattr(_report, "STEP_REGISTRY", dict(_report.STEP_REGISTRY))
+
+    def readiness_checks(result, _context):
+        return [_report._check("readiness", name, f"Readiness: {name}", "pass" if ok else "fail", name)
+                for name, ok in sorted(result["checks"].items())]
+
+    register_step(Step("readiness", "Subscription readiness", readiness_checks), after="availability")
+    assert list(_report.STEP_REGISTRY) == ["certificate", "names", "availability", "readiness", "dns", "propagation"]
+    report = build_report(full_results(readiness={"checks": {"providers": True, "quota": False}}))
+    assert statuses(report)["readiness.quota"] == "fail"
+    assert report["status"] == "fail"
+    skipped = build_report(full_results(), failure={"step": "availability", "task": "t", "msg": "m"})
+    assert statuses(skipped)["readiness.not_run"] == "not_run"
+    with pytest.raises(ValueError, match="exists already"):
+        register_step(Step("dns", "again", readiness_checks))

@@ -1,0 +1,215 @@
+# Copyright (c) configmgr.cmg contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The decisions of the prepare role, one function each, so that the role only orchestrates.
+
+- :func:`launch_path`: a path input resolved against the directory ansible-playbook started in.
+- :func:`input_problems`: the role's inputs checked up front, one line per problem.
+- :func:`region_problem`: an unknown region with its three closest matches, not the whole list.
+- :func:`prepare_names`: the CMG names; a service name that needs no CNAME ignores the DNS zone.
+- :func:`cname_skip_reason`: whether (and why not) the CNAME step runs.
+- :func:`certificate_stop`: whether the certificate's trust stops the run before any write.
+The role's words for module messages are in ``_vocabulary`` (:func:`role_words`).
+
+Pure Python, no Ansible; the filter plugin ``plugins/filter/prepare.py`` exposes them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from typing import Any, Mapping
+
+from ._certificate import FORMATS
+from ._cname import ON_CONFLICT
+from ._dns_rfc2136 import ALGORITHMS
+from ._errors import CmgError, NamingError
+from ._naming import cloud_names, derive_names, normalize_region
+from ._regions import REGIONS
+from ._report import FAIL_ON as _FAIL_ON
+
+UNKNOWN_TRUST = ("stop", "continue")
+DNS_ON_CONFLICT = ON_CONFLICT
+FAIL_ON = tuple(_FAIL_ON)
+NAME_CHECK_METHODS = ("arm", "dns")
+DNS_PROVIDERS = ("azure_dns", "rfc2136")
+REGION_REFERENCE = "`az account list-locations -o table`, or plugins/module_utils/_regions.py"
+
+# Choices of the role inputs that are not a module option's (those come from the modules' own constants).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "cmg_unknown_trust": UNKNOWN_TRUST,
+    "cmg_dns_on_conflict": DNS_ON_CONFLICT,
+    "cmg_fail_on": FAIL_ON,
+    "cmg_name_check_method": NAME_CHECK_METHODS,
+    "cmg_dns_provider": DNS_PROVIDERS,
+    "cmg_certificate_format": FORMATS,
+    "cmg_dns_key_algorithm": ALGORITHMS,
+}
+INTEGERS = {"cmg_dns_port": (1, 65535), "cmg_dns_ttl": (1, 2147483647), "cmg_dns_wait_timeout": (0, 86400),
+            "cmg_min_days_remaining": (0, 36500)}
+
+
+class PrepareError(CmgError):
+    """An input of the prepare role that cannot be used."""
+
+
+def launch_path(path: object, cwd: str | None = None) -> str:
+    """``path`` made absolute against ``cwd`` (the directory ansible-playbook was started from); ``~`` expanded.
+
+    An empty value stays empty (the input is not given). ``cwd`` defaults to the current directory of
+    the calling process, which for a filter is the controller's: ansible-playbook never changes it, while
+    modules run in the playbook's directory.
+    """
+    if path is None or (isinstance(path, str) and not path.strip()):
+        return ""
+    if isinstance(path, str) and "-----BEGIN" in path:
+        return path  # PEM text given in place of a path (cmg_ca_bundle, cmg_previous_certificate)
+    if not isinstance(path, str):
+        raise PrepareError(f"a path must be a string, not {type(path).__name__}")
+    expanded = os.path.expanduser(path.strip())
+    if os.path.isabs(expanded):
+        return os.path.normpath(expanded)
+    return os.path.normpath(os.path.join(cwd or os.getcwd(), expanded))
+
+
+def closest_regions(region: str, cloud: str | None = None, count: int = 3) -> list[str]:
+    """The ``count`` canonical region names closest to ``region`` (name or display name)."""
+    regions = REGIONS[cloud_names(cloud).name]
+    spellings = {name: name for name in regions}
+    spellings.update({display.lower(): name for name, (display, _geo) in regions.items()})
+    key = re.sub(r"^\([^)]*\)\s*|[\s_-]", "", str(region)).lower()
+
+    def closeness(spelling: str) -> tuple[float, str]:
+        ratio = max(difflib.SequenceMatcher(None, key, spelling).ratio(),
+                    difflib.SequenceMatcher(None, str(region).lower(), spelling).ratio())
+        return -ratio, spelling
+
+    ranked = sorted(spellings, key=closeness)
+    found: list[str] = []
+    for spelling in ranked:
+        if spellings[spelling] not in found:
+            found.append(spellings[spelling])
+        if len(found) == count:
+            break
+    return found
+
+
+def region_problem(region: object, cloud: str | None = None) -> str | None:
+    """None for a known region; else one line with the three closest regions and where the list is."""
+    if not isinstance(region, str) or not region.strip():
+        return "cmg_region is required, for example cmg_region: westus"
+    try:
+        normalize_region(region, cloud)
+    except NamingError as exc:
+        if "is a region of" in str(exc):
+            return f"cmg_region: {exc}".replace("set the cloud environment", "set cmg_cloud_environment")
+        name = cloud_names(cloud).name
+        return (f"cmg_region: unknown {name} region {region!r}; closest: {', '.join(closest_regions(region, cloud))}"
+                f" (all regions: {REGION_REFERENCE})")
+    return None
+
+
+def _int_problem(name: str, value: Any) -> str | None:
+    low, high = INTEGERS[name]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return f"{name} must be a whole number, not {value!r}"
+    if isinstance(value, bool) or not low <= number <= high:
+        return f"{name} must be between {low} and {high}, not {value!r}"
+    return None
+
+
+def runs_step(step: str, run_tags: Any = None, skip_tags: Any = None) -> bool:
+    """Whether a step tagged ``step`` runs under ``--tags``/``--skip-tags`` (``ansible_run_tags``/``ansible_skip_tags``)."""
+    run_tags = [str(tag) for tag in run_tags or ["all"]]
+    skip_tags = [str(tag) for tag in skip_tags or []]
+    return ("all" in run_tags or step in run_tags) and step not in skip_tags and "all" not in skip_tags
+
+
+def input_problems(inputs: Mapping[str, Any], cloud: str | None = None,
+                   certificate_step: bool = True) -> list[str]:
+    """Every problem of the role's (non-secret) inputs, one line each, naming the role variable.
+
+    ``certificate_step``: whether the certificate step runs in this play (else ``cmg_service_name``
+    must be given, since nothing else names the CMG).
+    """
+    problems: list[str] = []
+    region = region_problem(inputs.get("cmg_region"), cloud)
+    if region:
+        problems.append(region)
+    for name, choices in CHOICES.items():
+        if name in inputs and str(inputs[name]) not in choices:
+            problems.append(f"{name} must be one of {', '.join(choices)}, not {inputs[name]!r}")
+    for name in INTEGERS:
+        if name in inputs:
+            problem = _int_problem(name, inputs[name])
+            if problem:
+                problems.append(problem)
+    path, content = inputs.get("cmg_certificate_path"), inputs.get("cmg_certificate_content")
+    if certificate_step and path and content:
+        problems.append("give the certificate as cmg_certificate_path or as cmg_certificate_content, not both")
+    elif certificate_step and not path and not content and not inputs.get("cmg_service_name"):
+        problems.append("give the CMG certificate as cmg_certificate_path or cmg_certificate_content "
+                        "(or, before the certificate exists, cmg_service_name with --tags names,availability)")
+    elif not certificate_step and not inputs.get("cmg_service_name") and not (path or content):
+        problems.append("the certificate step is not run: give the service name as cmg_service_name")
+    if inputs.get("cmg_dns_provider") == "rfc2136" and inputs.get("cmg_manage_cname", True) \
+            and not inputs.get("cmg_dns_server"):
+        problems.append("cmg_dns_provider rfc2136 needs cmg_dns_server (the primary name server of cmg_dns_zone)")
+    return problems
+
+
+def prepare_names(service_name: str, region: str | None = None, cloud: str | None = None,
+                  content_enabled: bool = False, dns_zone: str | None = None,
+                  prefix: str | None = None) -> dict[str, Any]:
+    """The CMG names; ``dns_zone`` is used only when the service name needs a CNAME.
+
+    A service name under the Azure domain (``GraniteFalls.WestUS.CloudApp.Azure.Com``) needs no record:
+    a zone given for other runs (``contoso.com``) is then reported as unused instead of stopping the run.
+    Adds ``cname_skip_reason`` (empty when the CNAME is needed).
+    """
+    names = derive_names(service_name, region=region, cloud=cloud, content_enabled=content_enabled, prefix=prefix)
+    if names["cname_required"]:
+        names = derive_names(service_name, region=region, cloud=cloud, content_enabled=content_enabled,
+                             dns_zone=dns_zone or None, prefix=prefix)
+        names["cname_skip_reason"] = ""
+        return names
+    unused = f" (cmg_dns_zone {dns_zone} is not used)" if dns_zone else ""
+    names["cname_skip_reason"] = (f"the service name {names['service_name']} already is the Azure deployment name: "
+                                  f"no CNAME is needed{unused}")
+    return names
+
+
+def cname_skip_reason(names: Mapping[str, Any], manage_cname: bool = True, method: str = "arm",
+                      availability: Mapping[str, Any] | None = None) -> str:
+    """Why the CNAME step does not run, or ``""`` when it runs."""
+    if not manage_cname:
+        return (f"cmg_manage_cname is false: create {names.get('service_name')} CNAME "
+                f"{names.get('deployment_name')} yourself")
+    if names.get("cname_skip_reason"):
+        return str(names["cname_skip_reason"])
+    if names.get("cname_required") is False:
+        return (f"the service name {names.get('service_name')} already is the Azure deployment name: "
+                "no CNAME is needed")
+    if any(problem.get("severity") == "error" for problem in names.get("problems") or []):
+        return "the names break the CMG naming rules: fix them first"
+    if method == "arm" and isinstance(availability, Mapping) and availability and not availability.get("skipped") \
+            and not availability.get("available"):
+        return f"the CMG names are not available in Azure: {availability.get('msg') or 'see the availability checks'}"
+    return ""
+
+
+def certificate_stop(result: Mapping[str, Any], unknown_trust: str = "stop") -> str:
+    """The message that stops the run before any write because of the certificate's trust, or ``""``.
+
+    ``unknown_trust`` (``cmg_unknown_trust``): ``stop`` (default) stops when the chain's trust could not
+    be judged (intermediates missing, no ``cmg_ca_bundle``); ``continue`` lets the run go on with a warning.
+    """
+    if unknown_trust not in UNKNOWN_TRUST:
+        raise PrepareError(f"cmg_unknown_trust must be one of {', '.join(UNKNOWN_TRUST)}, not {unknown_trust!r}")
+    chain = result.get("chain") if isinstance(result, Mapping) else None
+    if unknown_trust == "stop" and isinstance(chain, Mapping) and chain.get("trust") == "unknown":
+        return ("the certificate's chain could not be judged (trust unknown: intermediates missing): add the issuing "
+                "and root CAs to cmg_ca_bundle, or set cmg_unknown_trust: continue to go on; nothing was written")
+    return ""
