@@ -47,8 +47,9 @@ def main() -> int:
             "cmg_service_name": SERVICE_NAME, "cmg_renew_dir": str(OUTPUT), "cmg_certificate_password": DEMO_PASSWORD,
             "cmg_key_passphrase": "demo-key-passphrase", "cmg_acme_directory_url": pebble.directory_url,
             "cmg_acme_ca_path": pebble.ca_path, "cmg_acme_terms_agreed": True, "cmg_acme_email": "pki@contoso.com",
-            "cmg_ca_bundle": str(OUTPUT / "pebble-root.pem"), "cmg_dns_server": bind.host, "cmg_dns_port": bind.port,
-            "cmg_dns_key_name": bind.key_name, "cmg_dns_key_secret": bind.key_secret, "cmg_dns_wait_interval": 0.2}
+            "cmg_ca_bundle": str(OUTPUT / "pebble-root.pem"), "cmg_dns_provider": "rfc2136",
+            "cmg_dns_server": bind.host, "cmg_dns_port": bind.port, "cmg_dns_key_name": bind.key_name,
+            "cmg_dns_key_secret": bind.key_secret, "cmg_dns_wait_interval": 0.2}
         section("First run: ansible-playbook playbooks/renew.yml (no certificate yet)")
         first = run_playbook(PLAYBOOK, extra_vars=variables)
         print(first.stdout.strip())

@@ -35,7 +35,7 @@ def test_acme_path_to_a_validated_pfx(pebble, bind_server, tmp_path):
     acme = {"directory_url": pebble.directory_url, "ca_path": pebble.ca_path,
             "account_key_path": str(tmp_path / "account.key"), "account_email": "pki@contoso.test",
             "terms_agreed": True, "csr_path": str(tmp_path / "cmg.csr"), "certificate_path": str(tmp_path / "cmg.crt"),
-            "chain_path": str(tmp_path / "chain.crt"), "server": bind_server.host, "port": bind_server.port,
+            "chain_path": str(tmp_path / "chain.crt"), "provider": "rfc2136", "server": bind_server.host, "port": bind_server.port,
             "key_name": bind_server.key_name, "key_secret": "{{ tsig_secret }}", "wait_interval": 0.1}
     pfx = {"path": str(tmp_path / "cmg.pfx"), "password": "{{ pfx_password }}", "certificate": str(tmp_path / "cmg.crt"),
            "chain": [str(tmp_path / "chain.crt")], "private_key": str(tmp_path / "cmg.key"),
@@ -85,5 +85,5 @@ def test_missing_terms_fails_with_a_message(pebble, bind_server, tmp_path):
         capture_output=True, check=True).stdout)
     run = run_playbook(play([{"name": "acme", "ignore_errors": True, "configmgr.cmg.cmg_cert_acme": {
         "directory_url": pebble.directory_url, "ca_path": pebble.ca_path, "account_key_path": str(tmp_path / "a.key"),
-        "csr_path": str(tmp_path / "x.csr"), "server": bind_server.host, "port": bind_server.port}}]))
+        "csr_path": str(tmp_path / "x.csr"), "provider": "rfc2136", "server": bind_server.host, "port": bind_server.port}}]))
     assert "set terms_agreed: true" in run.result("acme")["msg"]
