@@ -31,11 +31,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # pylint: disable=wrong-import-position
-from tests.support.azure_dns_mirror import AzureDnsMirror  # noqa: E402  (needs ROOT on sys.path)
 from demo.sandbox import SandboxProcess, running  # noqa: E402
 from tests.demo import Seed, Step, naming_report, naming_tasks, run_step  # noqa: E402
 from tests.support import pki  # noqa: E402
 from tests.support.ansible import PlaybookRun, run_playbook  # noqa: E402
+from tests.support.azure_dns_mirror import AzureDnsMirror  # noqa: E402  (needs ROOT on sys.path)
 from tests.support.bind import NAMED, BindServer, running_named  # noqa: E402
 
 SERVICE_NAME = "GraniteFalls.contoso.com"
