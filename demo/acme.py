@@ -9,6 +9,9 @@
    validation, renewal report with the Set-CMCloudManagementGateway upload step.
 3. Read the PFX with the openssl CLI, and check that no TXT record is left behind.
 4. Run the playbook again, as a schedule would: it must report changed=0 and skip the CA.
+5. The same first run with the DNS-01 record in Azure DNS (the local Azure sandbox, through ARM), validated by a
+   second Pebble through a BIND that serves the sandbox zone as Azure's name servers would; no TXT record set is
+   left in the zone.
 Anything else fails the demo. Files go to demo-output/acme/.
 """
 
@@ -25,7 +28,9 @@ if str(ROOT) not in sys.path:
 
 # pylint: disable=wrong-import-position
 from demo.run import DemoFailure, recap, section  # noqa: E402
+from demo.sandbox import running  # noqa: E402
 from tests.support.ansible import run_playbook  # noqa: E402
+from tests.support.azure_dns_mirror import AzureDnsMirror  # noqa: E402
 from tests.support.bind import running_named  # noqa: E402
 from tests.support.pebble import running_pebble  # noqa: E402
 
@@ -47,8 +52,9 @@ def main() -> int:
             "cmg_service_name": SERVICE_NAME, "cmg_renew_dir": str(OUTPUT), "cmg_certificate_password": DEMO_PASSWORD,
             "cmg_key_passphrase": "demo-key-passphrase", "cmg_acme_directory_url": pebble.directory_url,
             "cmg_acme_ca_path": pebble.ca_path, "cmg_acme_terms_agreed": True, "cmg_acme_email": "pki@contoso.com",
-            "cmg_ca_bundle": str(OUTPUT / "pebble-root.pem"), "cmg_dns_server": bind.host, "cmg_dns_port": bind.port,
-            "cmg_dns_key_name": bind.key_name, "cmg_dns_key_secret": bind.key_secret, "cmg_dns_wait_interval": 0.2}
+            "cmg_ca_bundle": str(OUTPUT / "pebble-root.pem"), "cmg_dns_provider": "rfc2136",
+            "cmg_dns_server": bind.host, "cmg_dns_port": bind.port, "cmg_dns_key_name": bind.key_name,
+            "cmg_dns_key_secret": bind.key_secret, "cmg_dns_wait_interval": 0.2}
         section("First run: ansible-playbook playbooks/renew.yml (no certificate yet)")
         first = run_playbook(PLAYBOOK, extra_vars=variables)
         print(first.stdout.strip())
@@ -75,8 +81,37 @@ def main() -> int:
         counts = recap(second)
         if second.rc != 0 or counts.get("changed") != 0:
             raise DemoFailure(f"the second run is not idempotent: rc={second.rc}, recap {counts}")
-    print("\ndemo-acme: from nothing to a CMG-ready PFX via ACME DNS-01, and an idempotent scheduled re-run")
+    azure_dns(variables)
+    print("\ndemo-acme: from nothing to a CMG-ready PFX via ACME DNS-01 (RFC 2136 and Azure DNS), and an idempotent "
+          "scheduled re-run")
     return 0
+
+
+def azure_dns(variables: dict) -> None:
+    """The first run again, with the TXT record written through ARM into the sandbox's Azure DNS zone."""
+    output = OUTPUT / "azure"
+    output.mkdir()
+    with running(ROOT / "demo" / "seed.json", output / "sandbox") as sandbox, running_named(("contoso.com",)) as bind, \
+            AzureDnsMirror(sandbox, bind, "contoso.com", "rg-dns", 0.2), running_pebble(bind.address) as pebble:
+        (output / "pebble-root.pem").write_text(pebble.root_pem())
+        azure = {**{key: value for key, value in variables.items() if not key.startswith("cmg_dns_")},
+                 "cmg_renew_dir": str(output), "cmg_acme_directory_url": pebble.directory_url,
+                 "cmg_acme_ca_path": pebble.ca_path, "cmg_ca_bundle": str(output / "pebble-root.pem"),
+                 "cmg_dns_provider": "azure_dns", "cmg_dns_resource_group": "rg-dns",
+                 "cmg_dns_nameservers": [bind.address], "cmg_dns_wait_interval": 0.2}
+        section("DNS-01 in Azure DNS: the same first run against the local Azure sandbox (cmg_dns_provider: azure_dns)")
+        print(f"A real BIND 9 on {bind.address} serves the sandbox zone contoso.com as Azure's name servers would\n"
+              "(record sets written through ARM appear there within a second); a second Pebble validates there.")
+        sandbox.clear_requests()
+        run = run_playbook(PLAYBOOK, extra_vars=azure, env=sandbox.env)
+        print(run.stdout.strip().split("PLAY RECAP", 1)[-1].strip())
+        if run.rc != 0 or not run.result(ORDER_TASK).get("changed"):
+            raise DemoFailure(f"the Azure DNS run did not obtain the certificate: rc={run.rc}, recap {recap(run)}")
+        writes = [write for write in sandbox.writes() if "/TXT/" in write]
+        print("ARM writes of the TXT record set: " + "; ".join(writes))
+        left = [key for key in sandbox.record_sets("contoso.com", "rg-dns") if key.endswith("/TXT")]
+        if left or [write.split()[0] for write in writes] != ["PUT", "DELETE"]:
+            raise DemoFailure(f"the TXT record set was not written and removed once: writes {writes}, left {left}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 1. Print the CMG names that the cmg_names filter derives (tests/demo.py's naming step).
 2. Create a sample enterprise PKI (root, issuing CA) and a PFX for GraniteFalls.contoso.com.
 3. Start the local Azure sandbox as a process, with an empty contoso.com zone in Azure DNS, and a real
-   BIND that serves that zone the way Azure's name servers do (see demo/dns_mirror.py).
+   BIND that serves that zone the way Azure's name servers do (see tests/support/azure_dns_mirror.py).
 4. Run playbooks/prepare.yml with ansible-playbook and the sandbox's AZURE_* environment: the first run
    creates the CNAME, the second run must report changed=0 and send no write. Both are checked from the
    PLAY RECAP and from the sandbox's request log; anything else fails the demo.
@@ -31,11 +31,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # pylint: disable=wrong-import-position
-from demo.dns_mirror import AzureDnsMirror  # noqa: E402  (needs ROOT on sys.path)
 from demo.sandbox import SandboxProcess, running  # noqa: E402
 from tests.demo import Seed, Step, naming_report, naming_tasks, run_step  # noqa: E402
 from tests.support import pki  # noqa: E402
 from tests.support.ansible import PlaybookRun, run_playbook  # noqa: E402
+from tests.support.azure_dns_mirror import AzureDnsMirror  # noqa: E402  (needs ROOT on sys.path)
 from tests.support.bind import NAMED, BindServer, running_named  # noqa: E402
 
 SERVICE_NAME = "GraniteFalls.contoso.com"

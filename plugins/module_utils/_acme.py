@@ -32,7 +32,7 @@ class AcmeError(CmgError):
 
 
 class DnsPublisher(Protocol):
-    """How DNS-01 answers reach the zone (RFC 2136 today, any provider of the DNS core at merge)."""
+    """How DNS-01 answers reach the zone (``_acme_dns.CorePublisher``: any provider of the DNS core)."""
 
     def publish(self, fqdn: str, values: list[str]) -> Callable[[], None]:
         """Add the TXT ``values`` at ``fqdn``; return the function that removes exactly them."""

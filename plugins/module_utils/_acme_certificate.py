@@ -12,7 +12,6 @@ import datetime
 from typing import Any, Callable
 
 from ._acme import AccountSpec, DnsPublisher, Server, issue
-from ._acme_rfc2136 import Rfc2136Publisher
 from ._cert_request import crypto, csr_facts, load_csr, public_key_sha256
 from ._errors import CmgError
 from ._secure_file import read_bounded, write_atomic
@@ -48,15 +47,6 @@ def certificate_facts(pem: bytes, now: datetime.datetime) -> dict[str, Any]:
             "thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),
             "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "days_remaining": remaining.days, "public_key_sha256": public_key_sha256(cert.public_key())}
-
-
-def publisher_from(params: dict[str, Any], sleep: Callable[[float], None] | None = None) -> DnsPublisher:
-    """The DNS-01 publisher of the task's options (RFC 2136 until the DNS core is merged)."""
-    extra = {"sleep": sleep} if sleep else {}
-    return Rfc2136Publisher(server=params["server"], port=params["port"], key_name=params["key_name"],
-                            key_secret=params["key_secret"], key_algorithm=params["key_algorithm"],
-                            zone=params["zone"], ttl=params["ttl"], nameservers=params["nameservers"] or [],
-                            wait_timeout=params["wait_timeout"], interval=params["wait_interval"], **extra)
 
 
 def current_certificate_facts(path: str, password: str | None, now: datetime.datetime) -> dict[str, Any] | None:
@@ -121,8 +111,12 @@ def _current(params: dict[str, Any], csr_pem: bytes | None,
 
 
 def run_acme(params: dict[str, Any], check_mode: bool = False, publisher: DnsPublisher | None = None,
-             now: Callable[[], datetime.datetime] = _utcnow) -> dict[str, Any]:
-    """Keep or obtain the certificate; the module result."""
+             now: Callable[[], datetime.datetime] = _utcnow, environ: Any = None) -> dict[str, Any]:
+    """Keep or obtain the certificate; the module result.
+
+    The DNS-01 records go through ``publisher``, by default the DNS core provider of the options
+    (``provider`` and its options, see ``_acme_dns.dns_publisher``).
+    """
     csr_pem = csr_from(params)
     before, reason, ready = _current(params, csr_pem, now())
     result: dict[str, Any] = {"changed": False, "renewal_reason": reason, "certificate_ready": ready,
@@ -141,7 +135,18 @@ def run_acme(params: dict[str, Any], check_mode: bool = False, publisher: DnsPub
     account = AccountSpec(params["account_key_path"], params["account_key_content"], params["account_key_passphrase"],
                           params["account_email"], params["terms_agreed"], params["eab_kid"], params["eab_hmac_key"],
                           params["eab_alg"])
-    issued = issue(server, account, csr_pem, publisher or publisher_from(params), lambda: now().replace(tzinfo=None))
+
+    def clock() -> datetime.datetime:
+        return now().replace(tzinfo=None)
+
+    if publisher is not None:
+        issued = issue(server, account, csr_pem, publisher, clock)
+    else:
+        from ._acme_dns import dns_publisher  # pylint: disable=import-outside-toplevel
+
+        with dns_publisher(params, environ) as core:
+            issued = issue(server, account, csr_pem, core, clock)
+            result.update(core.provider.result_extras())
     files = {"certificate_path": issued["certificate"], "chain_path": "".join(issued["chain"]),
              "fullchain_path": issued["fullchain"]}
     for option, text in files.items():

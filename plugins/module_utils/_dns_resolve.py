@@ -220,15 +220,17 @@ def _matches(answer: str, target: str | None) -> bool:
 
 def _poll(servers: list[NameServer], ask: Callable[[NameServer], tuple[str, int | None, bool]], target: str | None,
           timeout: float, interval: float, clock: Callable[[], float], sleep: Callable[[float], None],
+          matches: Callable[[str], bool] | None = None,
           ) -> tuple[list[dict[str, Any]], dict[NameServer, tuple[str, int | None, bool]]]:
-    """Ask every server until each answers ``target`` or the deadline passes: (results, pending answers)."""
+    """Ask every server until each answers ``target`` (or what ``matches`` accepts) or the deadline passes:
+    (results, pending answers)."""
     deadline = clock() + timeout
     done: dict[NameServer, str] = {}
     pending: dict[NameServer, tuple[str, int | None, bool]] = {}
     while True:
         for server in [item for item in servers if item not in done]:
             answer = ask(server)
-            if _matches(answer[0], target):
+            if matches(answer[0]) if matches else _matches(answer[0], target):
                 done[server] = answer[0]
                 pending.pop(server, None)
             else:
@@ -291,3 +293,48 @@ def _stale(label: str, answer: tuple[str, int | None, bool]) -> str:
         return f"{label} answers {text}"
     why = "negative caching: the zone's SOA minimum" if negative else "the old record's TTL"
     return f"{label} still holds the old answer {text} for up to {ttl} s ({why})"
+
+
+def txt_text(values: Iterable[str]) -> str:
+    """TXT values as one comparable line: each quoted, sorted (how the TXT wait shows and compares answers)."""
+    return " ".join(f'"{value}"' for value in sorted(set(values)))
+
+
+def _txt_answer(response: Any, fqdn: str) -> str:
+    """What a response to ``fqdn TXT`` holds: :func:`txt_text` of the values, ``no TXT``, or the rcode."""
+    dns = dns_modules()
+    rcode = response.rcode()
+    if rcode != dns.rcode.NOERROR:
+        return dns.rcode.to_text(rcode)
+    values = [b"".join(rdata.strings).decode("utf-8", "replace") for rrset in response.answer
+              if rrset.rdtype == dns.rdatatype.TXT and normalize_name(rrset.name.to_text()) == normalize_name(fqdn)
+              for rdata in rrset]
+    return txt_text(values) if values else "no TXT"
+
+
+def _ask_txt(server: NameServer, fqdn: str, timeout: float) -> tuple[str, int | None, bool]:
+    dns = dns_modules()
+    try:
+        response = query((server.address, server.port), fqdn, "TXT", timeout)
+    except dns.exception.Timeout:
+        return "no answer (timeout)", None, False
+    except (OSError, dns.exception.DNSException) as exc:
+        return f"error ({exc})", None, False
+    return _txt_answer(response, fqdn), None, False
+
+
+def wait_for_txt(fqdn: str, values: Iterable[str], servers: list[NameServer], timeout: float,
+                 interval: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> list[dict[str, object]]:
+    """Query every server (non-recursive) until each answers exactly the TXT ``values`` at ``fqdn`` (an ACME
+    DNS-01 challenge); one ``{server, answer, ok}`` per server; a DnsError on timeout naming what each still answers."""
+    wanted = txt_text(values)
+    per_query = min(2.0, max(timeout, 0.2))
+    results, pending = _poll(servers, lambda server: _ask_txt(server, fqdn, per_query), None, timeout, interval,
+                             clock, sleep, matches=lambda answer: answer == wanted)
+    if pending:
+        still = "; ".join(f"{server.label} answers {answer[0]}" for server, answer in pending.items())
+        raise DnsError(f"the TXT record {fqdn} did not reach the zone's name servers within {timeout:g}s "
+                       f"(wanted {wanted}): {still}; check the zone's transfers, or raise wait_timeout",
+                       propagation=results)
+    return results

@@ -14,8 +14,10 @@ description:
   - Orders the certificate for a CSR (from M(configmgr.cmg.cmg_cert_request)) from any ACME (RFC 8555) CA, such as
     Let's Encrypt, DigiCert or Sectigo, and answers the CA's DNS-01 challenge with the TXT record
     C(_acme-challenge.<service name>).
-  - The TXT record is written with an RFC 2136 dynamic update (TSIG-signed), waited for at the zone's authoritative
-    name servers, and removed afterwards, also when the order fails.
+  - The TXT record is written through the collection's DNS providers - in Azure DNS (O(provider=azure_dns), the
+    default, as M(configmgr.cmg.cmg_cname)) or with an RFC 2136 dynamic update signed with TSIG or GSS-TSIG
+    (O(provider=rfc2136)) - as exactly the challenge's values, with conditional writes. It is waited for at the zone's
+    authoritative name servers and removed afterwards (only the values this task wrote), also when the order fails.
   - The certificate at O(certificate_path) is kept, and the CA is not contacted, while it is for the CSR's key and
     names and has more than O(remaining_days) days left; a scheduled run then changes nothing.
   - The account key is created at O(account_key_path) when missing (mode C(0600)) and reused afterwards. The CA's
@@ -25,6 +27,9 @@ description:
   - Uses the C(acme) Python package of the Let's Encrypt project for the protocol.
 author:
   - configmgr.cmg contributors (@configmgr)
+extends_documentation_fragment:
+  - configmgr.cmg.dns
+  - configmgr.cmg.azure
 options:
   directory_url:
     description:
@@ -120,49 +125,24 @@ options:
     description:
       - The password of O(current_certificate) when it is a PFX. Not logged.
     type: str
-  dns_provider:
-    description:
-      - Where the DNS-01 TXT record is written. V(rfc2136) is a DNS server that takes dynamic updates.
-    type: str
-    choices: [rfc2136]
-    default: rfc2136
-  server:
-    description:
-      - The primary DNS server that takes dynamic updates for the zone, a host name or an IP address.
-    type: str
-    required: true
-  port:
-    description:
-      - The port of O(server).
-    type: int
-    default: 53
-  key_name:
-    description:
-      - The name of the TSIG key that signs the updates. Without it updates are unsigned.
-    type: str
-  key_secret:
-    description:
-      - The TSIG key's secret, base64 encoded as in a BIND C(key) statement. Not logged.
-    type: str
-  key_algorithm:
-    description:
-      - The TSIG algorithm.
-    type: str
-    choices: [hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5]
-    default: hmac-sha256
   zone:
     description:
-      - The zone of the TXT record. Default - found by asking O(server) for the SOA of the record's name.
+      - The DNS zone of the TXT record.
+      - Default with O(provider=azure_dns) - the longest Azure DNS zone of the subscription (or of O(resource_group))
+        that contains the record's name.
+      - Default with O(provider=rfc2136) - found by asking O(server) for the SOA of the record's name and each of its
+        parent domains.
     type: str
   ttl:
     description:
-      - The TTL of the TXT record, in seconds.
+      - The TTL of the TXT record, in seconds (1 to 86400).
     type: int
     default: 60
   nameservers:
     description:
       - The servers to wait at until they answer the TXT record, each V(host) or V(host:port).
-      - Default - the zone's name servers (its NS records, queried on O(port)) and O(server).
+      - Default - the zone's authoritative name servers (for Azure DNS the zone's name servers, for RFC 2136 its NS
+        records, queried on O(port)).
     type: list
     elements: str
   wait_timeout:
@@ -180,9 +160,14 @@ requirements:
   - josepy >= 1.13.0
   - cryptography >= 42.0.0
   - dnspython >= 2.6.0
+  - azure-identity and azure-mgmt-dns for O(provider=azure_dns)
+notes:
+  - "Azure permissions for O(provider=azure_dns): C(Microsoft.Network/dnsZones/read),
+    C(Microsoft.Network/dnsZones/TXT/write) and C(Microsoft.Network/dnsZones/TXT/delete) (the built-in DNS Zone
+    Contributor role has them)."
 attributes:
   check_mode:
-    description: Reports whether a certificate would be ordered, and why; contacts neither the CA nor the DNS server.
+    description: Reports whether a certificate would be ordered, and why; contacts neither the CA nor the DNS server or Azure.
     support: full
   diff_mode:
     description: Shows the subject, thumbprint and expiry of the certificate before and after.
@@ -197,8 +182,21 @@ EXAMPLES = r"""
     private_key_path: /secure/GraniteFalls.key
     csr_path: /secure/GraniteFalls.csr
 
+- name: Certificate from Let's Encrypt staging, DNS-01 in Azure DNS (credentials from AWX's AZURE_* variables)
+  configmgr.cmg.cmg_cert_acme:
+    directory_url: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_path: /secure/acme-account.key
+    account_email: pki@contoso.com
+    terms_agreed: true
+    csr_path: /secure/GraniteFalls.csr
+    certificate_path: /secure/GraniteFalls.crt
+    chain_path: /secure/GraniteFalls-chain.crt
+    resource_group: rg-dns
+  register: cmg_acme
+
 - name: Certificate from Let's Encrypt staging, DNS-01 over RFC 2136
   configmgr.cmg.cmg_cert_acme:
+    provider: rfc2136
     directory_url: https://acme-staging-v02.api.letsencrypt.org/directory
     account_key_path: /secure/acme-account.key
     account_email: pki@contoso.com
@@ -209,7 +207,6 @@ EXAMPLES = r"""
     server: ns1.contoso.com
     key_name: acme-update
     key_secret: "{{ vault_tsig_secret }}"
-  register: cmg_acme
 
 - name: A commercial CA with External Account Binding
   configmgr.cmg.cmg_cert_acme:
@@ -220,9 +217,23 @@ EXAMPLES = r"""
     eab_hmac_key: "{{ vault_eab_hmac_key }}"
     csr_path: /secure/GraniteFalls.csr
     certificate_path: /secure/GraniteFalls.crt
+    provider: rfc2136
     server: ns1.contoso.com
     key_name: acme-update
     key_secret: "{{ vault_tsig_secret }}"
+
+- name: Windows DNS (Active Directory-integrated zone, secure updates only) with GSS-TSIG
+  configmgr.cmg.cmg_cert_acme:
+    directory_url: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_path: /secure/acme-account.key
+    terms_agreed: true
+    csr_path: /secure/GraniteFalls.csr
+    certificate_path: /secure/GraniteFalls.crt
+    provider: rfc2136
+    server: dc01.contoso.com
+    key_algorithm: gss-tsig
+    keytab: /secure/svc-cmg-dns.keytab
+    principal: svc-cmg-dns@CONTOSO.COM
 """
 
 RETURN = r"""
@@ -304,6 +315,11 @@ challenge_records:
   returned: when a certificate was issued
   type: list
   elements: dict
+auth_source_used:
+  description: Where the Azure credentials came from (O(provider=azure_dns) only).
+  returned: when a certificate was issued with O(provider=azure_dns)
+  type: str
+  sample: env
 bad_nonce_retries:
   description: How many C(badNonce) answers of the CA were retried.
   returned: when a certificate was issued
@@ -313,9 +329,12 @@ bad_nonce_retries:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._acme_certificate import run_acme
+from ansible_collections.configmgr.cmg.plugins.module_utils._azure import azure_argument_spec
+from ansible_collections.configmgr.cmg.plugins.module_utils._dns_providers import provider_argument_spec, provider_rules
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 
-ARGUMENT_SPEC = {
+#: The ACME and DNS-01 options; the DNS provider options and the Azure options are added by argument_spec().
+ACME_OPTIONS = {
     "directory_url": {"type": "str", "required": True},
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
@@ -336,13 +355,6 @@ ARGUMENT_SPEC = {
     "remaining_days": {"type": "int", "default": 30},
     "current_certificate": {"type": "path"},
     "current_password": {"type": "str", "no_log": True},
-    "dns_provider": {"type": "str", "choices": ["rfc2136"], "default": "rfc2136"},
-    "server": {"type": "str", "required": True},
-    "port": {"type": "int", "default": 53},
-    "key_name": {"type": "str", "no_log": False},
-    "key_secret": {"type": "str", "no_log": True},
-    "key_algorithm": {"type": "str", "default": "hmac-sha256",
-                      "choices": ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"]},
     "zone": {"type": "str"},
     "ttl": {"type": "int", "default": 60},
     "nameservers": {"type": "list", "elements": "str"},
@@ -351,12 +363,20 @@ ARGUMENT_SPEC = {
 }
 
 
+def argument_spec() -> dict:
+    """The module's options, the registered DNS providers' options (as cmg_cname) and the shared Azure options."""
+    spec = azure_argument_spec()
+    spec.update(provider_argument_spec())
+    spec.update(ACME_OPTIONS)
+    return spec
+
+
 def main() -> None:
     """Run the module."""
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("csr_path", "csr_content"), ("account_key_path", "account_key_content")],
                            required_one_of=[("csr_path", "csr_content"), ("account_key_path", "account_key_content")],
-                           required_together=[("eab_kid", "eab_hmac_key")])
+                           required_together=[("eab_kid", "eab_hmac_key")], **provider_rules())
 
     def action() -> dict:
         result = run_acme(module.params, check_mode=module.check_mode)

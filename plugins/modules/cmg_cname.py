@@ -25,6 +25,7 @@ description:
 author:
   - configmgr.cmg contributors (@configmgr)
 extends_documentation_fragment:
+  - configmgr.cmg.dns
   - configmgr.cmg.azure
 options:
   service_name:
@@ -52,11 +53,6 @@ options:
         that contains O(service_name).
       - Default with O(provider=rfc2136) - found by asking O(server) for the SOA of O(service_name) and each of its
         parent domains.
-    type: str
-  resource_group:
-    description:
-      - The resource group of the Azure DNS zone. Needed only when zones of the same name exist in several resource
-        groups; it also narrows the zone search.
     type: str
   ttl:
     description:
@@ -86,57 +82,6 @@ options:
     type: str
     choices: [fail, replace]
     default: fail
-  provider:
-    description:
-      - Where the zone lives - V(azure_dns) (the Azure options below) or V(rfc2136) (O(server) and a TSIG key).
-    type: str
-    choices: [azure_dns, rfc2136]
-    default: azure_dns
-  server:
-    description:
-      - O(provider=rfc2136) - the primary name server that takes dynamic updates, a host name or an IP address.
-    type: str
-  port:
-    description:
-      - O(provider=rfc2136) - the port of O(server), 1 to 65535. The zone's own name servers are queried on this port too
-        when waiting for propagation without O(nameservers).
-    type: int
-    default: 53
-  key_name:
-    description:
-      - O(provider=rfc2136) - the name of the TSIG key that signs the updates. Without it updates are unsigned.
-    type: str
-  key_secret:
-    description:
-      - O(provider=rfc2136) - the TSIG key's secret, base64 encoded as in a BIND C(key) statement.
-    type: str
-  key_algorithm:
-    description:
-      - O(provider=rfc2136) - the TSIG algorithm.
-      - V(gss-tsig) signs with Kerberos (GSS-TSIG, RFC 3645), as Windows DNS requires for Active Directory-integrated
-        zones that accept secure dynamic updates only; the credentials come from O(keytab) and O(principal), or from
-        the Kerberos credential cache (C(KRB5CCNAME)) of the user that runs the task. Needs the Python package
-        C(gssapi). O(key_name) and O(key_secret) are not used with it.
-    type: str
-    choices: [hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5, gss-tsig]
-    default: hmac-sha256
-  keytab:
-    description:
-      - O(provider=rfc2136) with O(key_algorithm=gss-tsig) - a Kerberos keytab that holds the key of O(principal)
-        (for Windows DNS, exported with C(ktpass) for the service account that may update the zone).
-      - Without it the ticket of O(principal) (or the default principal) must already be in the credential cache.
-    type: path
-  principal:
-    description:
-      - O(provider=rfc2136) with O(key_algorithm=gss-tsig) - the Kerberos principal that signs the updates, for example
-        V(svc-cmg-dns@CONTOSO.COM). Default - the first principal of O(keytab), or the credential cache's.
-    type: str
-  protocol:
-    description:
-      - O(provider=rfc2136) - the transport of queries and updates.
-    type: str
-    choices: [tcp, udp]
-    default: tcp
   wait:
     description:
       - Query the zone's authoritative name servers directly (no recursive resolver, no cache) until each answers

@@ -46,8 +46,8 @@ def renew(pebble: PebbleServer, bind: BindServer, directory: Path, current: Path
         "cmg_certificate_password": PASSWORD, "cmg_key_passphrase": "renew-key-passphrase",
         "cmg_acme_directory_url": pebble.directory_url, "cmg_acme_ca_path": pebble.ca_path,
         "cmg_acme_terms_agreed": True, "cmg_acme_email": "pki@contoso.test", "cmg_ca_bundle": str(directory / "roots.pem"),
-        "cmg_dns_server": bind.host, "cmg_dns_port": bind.port, "cmg_dns_key_name": bind.key_name,
-        "cmg_dns_key_secret": bind.key_secret, "cmg_dns_wait_interval": 0.1, **extra}
+        "cmg_dns_provider": "rfc2136", "cmg_dns_server": bind.host, "cmg_dns_port": bind.port,
+        "cmg_dns_key_name": bind.key_name, "cmg_dns_key_secret": bind.key_secret, "cmg_dns_wait_interval": 0.1, **extra}
     return run_playbook(PLAYBOOK, extra_vars=variables, diff=True, check=check)
 
 

@@ -1,15 +1,23 @@
-"""_acme with a real Pebble (ACME) and a real BIND 9 (RFC 2136): account, EAB, badNonce, DNS-01 clean-up."""
+"""_acme with a real Pebble (ACME) and a real BIND 9 (RFC 2136 through the DNS core): account, EAB, badNonce,
+DNS-01 clean-up."""
 
 from __future__ import annotations
 
 import subprocess
 from typing import Callable, Iterator
 
+import dns.message
+import dns.query
+import dns.rdatatype
+import dns.tsigkeyring
+import dns.update
 import pytest
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._acme import AccountSpec, AcmeError, Server, issue
-from ansible_collections.configmgr.cmg.plugins.module_utils._acme_rfc2136 import Rfc2136Publisher
+from ansible_collections.configmgr.cmg.plugins.module_utils._acme_dns import CorePublisher, dns_publisher
 from ansible_collections.configmgr.cmg.plugins.module_utils._cert_request import RequestSpec, request
+from ansible_collections.configmgr.cmg.plugins.module_utils._dns_resolve import NameServer
+from ansible_collections.configmgr.cmg.plugins.module_utils._dns_rfc2136 import Rfc2136Options, Rfc2136Provider
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import CmgError
 from tests.support.bind import BindServer, running_named
 from tests.support.pebble import EAB_HMAC_KEY, EAB_KID, PebbleServer, running_pebble
@@ -22,8 +30,10 @@ def pebble(bind_server: BindServer) -> Iterator[PebbleServer]:
         yield server
 
 
-def publisher(bind: BindServer, **extra) -> Rfc2136Publisher:
-    return Rfc2136Publisher(bind.host, bind.port, bind.key_name, bind.key_secret, interval=0.05, **extra)
+def publisher(bind: BindServer, **extra) -> CorePublisher:
+    """The DNS-01 publisher over the DNS core's RFC 2136 provider (TSIG), waiting at the zone's NS."""
+    provider = Rfc2136Provider(Rfc2136Options(bind.host, bind.port, bind.key_name, bind.key_secret))
+    return CorePublisher(provider, interval=0.05, **extra)
 
 
 def csr(name: str) -> bytes:
@@ -31,13 +41,25 @@ def csr(name: str) -> bytes:
 
 
 def txt_at(bind: BindServer, fqdn: str) -> set[str]:
-    return publisher(bind).answers((bind.host, bind.port), fqdn)
+    """The TXT strings BIND answers at ``fqdn`` (dnspython directly, not our code)."""
+    response = dns.query.udp(dns.message.make_query(fqdn, "TXT"), bind.host, port=bind.port, timeout=3)
+    return {b"".join(rdata.strings).decode() for rrset in response.answer if rrset.rdtype == dns.rdatatype.TXT
+            for rdata in rrset}
+
+
+def add_txt(bind: BindServer, fqdn: str, *values: str) -> None:
+    """Someone else's TXT values at ``fqdn`` (a dynamic update with the test key)."""
+    update = dns.update.UpdateMessage(fqdn.split(".", 2)[-1], keyring=dns.tsigkeyring.from_text(
+        {bind.key_name: bind.key_secret}), keyalgorithm=bind.key_algorithm)
+    for value in values:
+        update.add(fqdn + ".", 60, "TXT", f'"{value}"')
+    assert dns.query.tcp(update, bind.host, port=bind.port, timeout=3).rcode() == 0
 
 
 class Watching:
     """The real publisher, recording what reached the name server (the test's eyes, not a stub)."""
 
-    def __init__(self, real: Rfc2136Publisher, bind: BindServer) -> None:
+    def __init__(self, real: CorePublisher, bind: BindServer) -> None:
         self.real, self.bind, self.seen = real, bind, {}
 
     def publish(self, fqdn: str, values: list[str]) -> Callable[[], None]:
@@ -112,14 +134,32 @@ def test_failed_challenge_leaves_no_txt_record(bind_server, tmp_path):
     assert txt_at(bind_server, fqdn) == set()
 
 
+class FakeClock:
+    """An injected clock that moves only when the code sleeps (no wall clock in tests)."""
+
+    def __init__(self) -> None:
+        self.now, self.sleeps = 0.0, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 def test_propagation_timeout_removes_the_record(pebble, bind_server, tmp_path):
-    sleeps: list[float] = []
+    clock = FakeClock()
     with running_named(("contoso.test",)) as lagging:
-        slow = publisher(bind_server, nameservers=[lagging.address], wait_timeout=1.0, sleep=sleeps.append)
-        with pytest.raises(CmgError, match=r"did not reach 127.0.0.1:\d+ within 1 seconds"):
+        slow = publisher(bind_server, servers=lambda _fqdn: [NameServer(lagging.host, lagging.host, lagging.port)],
+                         wait_timeout=1.0, clock=clock, sleep=clock.sleep)
+        slow.interval = 0.25
+        with pytest.raises(CmgError, match=r"the TXT record _acme-challenge.slow.contoso.test did not reach the zone's "
+                                           r"name servers within 1s \(wanted \"[-\w]+\"\): 127.0.0.1:\d+ answers "
+                                           r"NXDOMAIN"):
             issue(Server(pebble.directory_url, ca_path=pebble.ca_path),
                   AccountSpec(key_path=str(tmp_path / "a.key"), terms_agreed=True), csr("slow.contoso.test"), slow)
-    assert sleeps == [0.05] * 20
+    assert clock.sleeps == [0.25] * 4
     assert txt_at(bind_server, "_acme-challenge.slow.contoso.test") == set()
 
 
@@ -132,11 +172,51 @@ def test_untrusted_ca_server_is_one_line(pebble, tmp_path, bind_server):
 def test_wait_asks_the_zones_name_servers(bind_server):
     """Without nameservers the wait asks the zone's NS servers (ns1.contoso.test -> 127.0.0.1 on the port)."""
     real = publisher(bind_server)
-    assert real.zone_servers("_acme-challenge.wait.contoso.test") == [(bind_server.host, bind_server.port)]
-    undo = real.publish("_acme-challenge.wait.contoso.test", ["token-1", "token-2"])
+    fqdn = "_acme-challenge.wait.contoso.test"
+    assert real.provider.nameservers(fqdn) == [NameServer("ns1.contoso.test", bind_server.host, bind_server.port)]
+    undo = real.publish(fqdn, ["token-1", "token-2"])
     try:
-        real.wait("_acme-challenge.wait.contoso.test", ["token-1", "token-2"])
-        assert txt_at(bind_server, "_acme-challenge.wait.contoso.test") == {"token-1", "token-2"}
+        real.wait(fqdn, ["token-1", "token-2"])
+        assert txt_at(bind_server, fqdn) == {"token-1", "token-2"}
+        assert [entry["ok"] for entry in real.propagation[fqdn]] == [True]
     finally:
         undo()
-    assert txt_at(bind_server, "_acme-challenge.wait.contoso.test") == set()
+    assert txt_at(bind_server, fqdn) == set()
+
+
+def test_leftover_replaced_and_foreign_values_kept(bind_server):
+    """A leftover of an interrupted run is replaced by the new values; the removal takes out only this run's
+    values, so a value someone added meanwhile stays."""
+    fqdn = "_acme-challenge.leftover.contoso.test"
+    add_txt(bind_server, fqdn, "stale-token")
+    real = publisher(bind_server)
+    undo = real.publish(fqdn, ["fresh-token"])
+    assert txt_at(bind_server, fqdn) == {"fresh-token"}
+    add_txt(bind_server, fqdn, "other-order")
+    undo()
+    assert txt_at(bind_server, fqdn) == {"other-order"}
+    publisher(bind_server).publish(fqdn, ["x"])()  # clean up: publish and remove
+    assert txt_at(bind_server, fqdn) == set()
+
+
+def test_publisher_from_module_options(bind_server):
+    """The module's options (the registry's provider options, as cmg_cname) build the publisher; bad ones fail first."""
+    params = {"provider": "rfc2136", "server": bind_server.host, "port": bind_server.port,
+              "key_name": bind_server.key_name, "key_secret": bind_server.key_secret,
+              "nameservers": [bind_server.address], "ttl": 120, "wait_timeout": 5, "wait_interval": 0.05}
+    fqdn = "_acme-challenge.options.contoso.test"
+    with dns_publisher(params) as core:
+        undo = core.publish(fqdn, ["token"])
+        core.wait(fqdn, ["token"])
+        assert core.provider.read(fqdn, "TXT").ttl == 120
+        undo()
+    assert txt_at(bind_server, fqdn) == set()
+    with pytest.raises(CmgError, match="provider=rfc2136 needs server"):
+        with dns_publisher({"provider": "rfc2136"}):
+            pass
+    with pytest.raises(CmgError, match="the name server 'ns1:99999' has an invalid port"):
+        with dns_publisher(dict(params, nameservers=["ns1:99999"])):
+            pass
+    with pytest.raises(CmgError, match="ttl must be between 1 and 86400 seconds, not 0"):
+        with dns_publisher(dict(params, ttl=0)):
+            pass

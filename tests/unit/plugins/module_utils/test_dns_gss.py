@@ -152,3 +152,25 @@ def test_gss_tsig_through_the_module(bind: BindServer, kdc: KdcServer) -> None:
     again = run_task("cmg_cname", args, env=kdc.env())
     assert again.result["changed"] is False
     assert _answer(bind, "module.contoso.test") == TARGET
+
+
+def test_acme_dns01_with_gss_tsig(bind: BindServer, kdc: KdcServer, tmp_path) -> None:
+    """cmg_cert_acme's DNS-01 over GSS-TSIG (Windows secure updates): Pebble validates the TXT record the DNS core
+    wrote with Kerberos, and the record is gone afterwards."""
+    from ansible_collections.configmgr.cmg.plugins.module_utils._acme import AccountSpec, Server, issue
+    from ansible_collections.configmgr.cmg.plugins.module_utils._acme_dns import dns_publisher
+    from ansible_collections.configmgr.cmg.plugins.module_utils._cert_request import RequestSpec, request
+    from tests.support.pebble import running_pebble
+
+    params = {"provider": "rfc2136", "server": "localhost", "port": bind.port, "key_algorithm": "gss-tsig",
+              "keytab": kdc.keytabs["cmg-dns"], "principal": kdc.principal("cmg-dns"), "wait_interval": 0.05}
+    csr = request(RequestSpec("Kerberos.contoso.test", "passphrase"))["csr"].encode()
+    with running_pebble(bind.address) as pebble, dns_publisher(params) as publisher:
+        issued = issue(Server(pebble.directory_url, ca_path=pebble.ca_path),
+                       AccountSpec(key_path=str(tmp_path / "account.key"), terms_agreed=True), csr, publisher)
+    assert "BEGIN CERTIFICATE" in issued["certificate"]
+    fqdn = "_acme-challenge.kerberos.contoso.test"
+    assert [record["fqdn"] for record in issued["challenge_records"]] == [fqdn]
+    assert [entry["ok"] for entry in publisher.propagation[fqdn]] == [True]
+    with dns_publisher(params) as reader:
+        assert not reader.provider.read(fqdn, "TXT").exists
