@@ -25,6 +25,7 @@ The names other modules import from here (``AzureSession``, ``AzureSettings``, `
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from typing import Any, Callable, Mapping, TypeVar
@@ -254,8 +255,11 @@ class AzureSession:
             module = __import__(module_name, fromlist=[class_name])
         except ImportError as exc:
             raise MissingDependencyError(package, exc) from None
+        options = self._transport_options()
+        # Our policy list, not the client's default: the same order without the automatic provider registration.
+        policies = arm_policies(credential, self.cloud.scope, options.pop("retry_policy"), options.pop("redirect_policy"))
         return getattr(module, class_name)(credential, self.subscription_id, base_url=self.resource_manager,
-                                           credential_scopes=[self.cloud.scope], **self._transport_options())
+                                           credential_scopes=[self.cloud.scope], policies=policies, **options)
 
     def _make_pipeline(self, credential: _SharedCredential) -> Any:
         try:
@@ -347,6 +351,8 @@ class AzureSession:
         if isinstance(exc, (core.ServiceRequestError, core.ServiceResponseError)):
             return AzureError(f"the Azure endpoint {self.resource_manager} did not answer while {description} "
                               f"({first_line(exc)})", **details)
+        if isinstance(exc, core.HttpResponseError) and error_code == "MissingSubscriptionRegistration":
+            return AzureError(_unregistered_message(first_line(exc), self.subscription_id, description), **details)
         if isinstance(exc, core.HttpResponseError):
             return AzureError(f"Azure answered HTTP {status} while {description}: {first_line(exc)}", **details)
         if isinstance(exc, core.AzureError):
@@ -373,6 +379,15 @@ class AzureSession:
         status = getattr(exc, "status_code", None)
         return AzureError(f"getting an Azure token from {self.cloud.authority} for {self.principal} failed"
                           + (f" (HTTP {status})" if status else "") + f": {first_line(exc)}")
+
+
+def _unregistered_message(text: str, subscription: str | None, description: str) -> str:
+    """A 409 ``MissingSubscriptionRegistration``: the collection never registers a provider as a side effect of a read."""
+    found = re.search(r"namespace '([A-Za-z0-9.]{1,100})'", text)
+    namespace = found.group(1) if found else "the resource provider named in Azure's answer"
+    return (f"the resource provider {namespace} is not registered in subscription {subscription} (found while "
+            f"{description}): register it once with 'az provider register --namespace {namespace}', or run "
+            "cmg_azure_readiness with register: true (role: cmg_register_providers: true)")
 
 
 def naming_cloud(value: str | None, environ: Mapping[str, str] | None = None, region: str | None = None) -> str:

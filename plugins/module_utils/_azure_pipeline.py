@@ -11,9 +11,14 @@
   redirect at all (azure-core's transport sends ``allow_redirects=False`` and identity's pipeline
   has no redirect policy).
 - :func:`arm_policies` is the policy list a generated azure-mgmt client builds, in its order
-  (``azure.mgmt.core.ARMPipelineClient``); :data:`ERROR_MAP` is the map every generated operation
-  passes to ``map_error``. ``tests/unit/plugins/module_utils/test_azure_pipeline.py`` fails when
-  the SDK's own defaults stop matching these copies.
+  (``azure.mgmt.core.ARMPipelineClient``), less one: azure-mgmt-core's
+  ``ARMAutoResourceProviderRegistrationPolicy``, which answers a 409 ``MissingSubscriptionRegistration``
+  by registering the resource provider in the subscription on its own. A read (a name check, a DNS
+  read, check mode) must never change the subscription: registering is ``cmg_azure_readiness``'s
+  explicit ``register: true``, and the 409 becomes one line that says so. :data:`ERROR_MAP` is the
+  map every generated operation passes to ``map_error``.
+  ``tests/unit/plugins/module_utils/test_azure_pipeline.py`` fails when the SDK's own defaults stop
+  matching these copies.
 """
 
 from __future__ import annotations
@@ -110,9 +115,11 @@ def retry_policy(settings: RetrySettings, statuses: list[int] | None = None) -> 
                               retry_backoff_max=settings.backoff_max, timeout=settings.total_seconds)
 
 
-def _without_query(url: str) -> str:
+def _without_query(url: str, limit: int = 120) -> str:
+    """``url`` without its query, shortened to ``limit`` characters (an ARM path can be long)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    text = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def redirect_policy() -> Any:
@@ -127,7 +134,7 @@ def redirect_policy() -> Any:
             target = urljoin(source, redirect_location)
             if urlsplit(target).scheme.lower() != "https":
                 raise AzureError(f"{_without_query(source)} answered HTTP {response.http_response.status_code}, a redirect "
-                                 f"to {_without_query(target)[:200]}: refused, a request that carries a credential never "
+                                 f"to {_without_query(target)}: refused, a request that carries a credential never "
                                  "leaves https", status_code=response.http_response.status_code)
             return super().increment(settings, response, redirect_location)
 
@@ -141,15 +148,16 @@ def transport_options(settings: RetrySettings) -> dict[str, Any]:
 
 
 def arm_policies(credential: Any, scope: str, retry: Any, redirect: Any) -> list[Any]:
-    """The policies a generated azure-mgmt client puts in its pipeline, in its order (azure-mgmt-core)."""
+    """The policies a generated azure-mgmt client puts in its pipeline, in its order (azure-mgmt-core), without
+    the automatic resource provider registration (see the module's docstring)."""
     from azure.core.pipeline import policies  # pylint: disable=import-outside-toplevel
     from azure.mgmt.core.policies import (  # pylint: disable=import-outside-toplevel
-        ARMAutoResourceProviderRegistrationPolicy, ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy,
+        ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy,
     )
 
     return [
         policies.RequestIdPolicy(), policies.HeadersPolicy(), policies.UserAgentPolicy(sdk_moniker="configmgr-cmg"),
-        policies.ProxyPolicy(), policies.ContentDecodePolicy(), ARMAutoResourceProviderRegistrationPolicy(),
+        policies.ProxyPolicy(), policies.ContentDecodePolicy(),
         redirect, retry, ARMChallengeAuthenticationPolicy(credential, scope),
         policies.CustomHookPolicy(), policies.NetworkTraceLoggingPolicy(), policies.DistributedTracingPolicy(),
         policies.SensitiveHeaderCleanupPolicy(), ARMHttpLoggingPolicy(),

@@ -15,7 +15,7 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._availability import
     HEURISTIC_NOTE, STATUSES, NameStatus, dns_names, name_availability, parse_nameserver, plan,
 )
 from ansible_collections.configmgr.cmg.plugins.module_utils._azure import naming_cloud
-from ansible_collections.configmgr.cmg.plugins.module_utils._errors import DnsError, NamingError
+from ansible_collections.configmgr.cmg.plugins.module_utils._errors import CmgError, DnsError, NamingError
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import cloud_names
 
 SUB = "/subscriptions/00000000-1111-2222-3333-444444444444"
@@ -266,3 +266,18 @@ def test_statuses_are_the_known_ones():
     assert [NameStatus("x", status).status for status in STATUSES] == list(STATUSES)
     with pytest.raises(ValueError, match="unknown name status 'free'"):
         NameStatus("x", "free")
+
+
+def test_an_unregistered_provider_is_reported_never_registered_by_a_read(azure_sandbox, env):
+    """azure-mgmt-core's default pipeline registers a provider by itself on a 409 MissingSubscriptionRegistration; a
+    name check is a read (check mode included) and must never change the subscription: one line with the fix instead."""
+    azure_sandbox.fault("POST", r".*/Microsoft\.KeyVault/checkNameAvailability", 409, times=5, body={"error": {
+        "code": "MissingSubscriptionRegistration",
+        "message": "The subscription is not registered to use namespace 'Microsoft.KeyVault'."}})
+    with pytest.raises(CmgError) as caught:
+        name_availability({"prefix": "GraniteFalls", "region": "westus"}, env)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "Microsoft.KeyVault" in message and "az provider register --namespace Microsoft.KeyVault" in message
+    assert [r.path for r in azure_sandbox.arm_requests() if r.method == "POST" and r.path.endswith("/register")] == []
+    assert azure_sandbox.writes() == []

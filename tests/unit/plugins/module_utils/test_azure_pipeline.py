@@ -40,14 +40,15 @@ def _base_names(policies):
     return names
 
 
-def test_arm_policy_order_is_the_one_a_generated_client_builds():
+def test_arm_policy_order_is_the_one_a_generated_client_builds_without_auto_registration():
     from azure.mgmt.keyvault import KeyVaultManagementClient
 
     client = KeyVaultManagementClient(_Credential(), "sub")
     sdk = _names(client._client._pipeline._impl_policies)
+    assert "ARMAutoResourceProviderRegistrationPolicy" in sdk  # the SDK default we leave out on purpose
     ours = _base_names(arm_policies(_Credential(), "https://management.azure.com/.default",
                                     retry_policy(RetrySettings()), redirect_policy()))
-    assert ours == sdk
+    assert ours == [name for name in sdk if name != "ARMAutoResourceProviderRegistrationPolicy"]
 
 
 def test_error_map_is_the_one_generated_operations_pass():
@@ -71,6 +72,7 @@ def test_sdk_clients_get_our_retry_and_redirect_policies(monkeypatch):
     assert "BoundedRetryPolicy" in kinds and "HttpsOnlyRedirectPolicy" in kinds
     assert kinds.index("HttpsOnlyRedirectPolicy") < kinds.index("BoundedRetryPolicy") < \
         kinds.index("ARMChallengeAuthenticationPolicy")
+    assert "ARMAutoResourceProviderRegistrationPolicy" not in kinds  # a read never registers a provider
 
 
 class _Response:
