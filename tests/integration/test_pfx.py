@@ -30,6 +30,8 @@ def test_request_sign_pfx_validate_round_trip(tmp_path):
     for extension in csr.extensions:
         cert = cert.add_extension(extension.value, extension.critical)
     cert = cert.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    # a CA names itself in what it issues (RFC 5280 4.2.1.1; the server profile requires it, as Windows CAs add it)
+    cert = cert.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root.key.public_key()), critical=False)
     (tmp_path / "cmg.cer").write_bytes(pki.pem(cert.sign(root.key, hashes.SHA256())))
     (tmp_path / "root.pem").write_bytes(pki.pem(root.cert))
     pfx = {"path": str(tmp_path / "cmg.pfx"), "password": "{{ pfx_password }}", "certificate": str(tmp_path / "cmg.cer"),
