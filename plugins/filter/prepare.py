@@ -17,7 +17,8 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import CmgError
 from ansible_collections.configmgr.cmg.plugins.module_utils._prepare import (
-    certificate_stop, cname_skip_reason, input_problems, launch_path, prepare_names, runs_step)
+    certificate_stop, cname_skip_reason, csr_next_step, input_problems, launch_path, prepare_names, runs_step,
+    source_files)
 
 
 def _filter(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,6 +73,19 @@ def cmg_certificate_stop(result: dict[str, Any], unknown_trust: str = "stop") ->
     return certificate_stop(result if isinstance(result, dict) else {}, unknown_trust)
 
 
+@_filter
+def cmg_source_files(pfx_path: Any, account_key_path: Any = "") -> dict[str, str]:
+    """The key, CSR, certificate, chain and ACME account key files of cmg_certificate_source acme/csr."""
+    return source_files(pfx_path, account_key_path or "")
+
+
+@_filter
+def cmg_csr_next_step(request: dict[str, Any], certificate_path: Any, check_mode: Any = False) -> str:
+    """The message that stops a cmg_certificate_source csr run until the issued certificate is in place."""
+    return csr_next_step(request if isinstance(request, dict) else {}, str(certificate_path or ""),
+                         boolean(check_mode, strict=False))
+
+
 class FilterModule:
     """The prepare role's decision filters."""
 
@@ -83,4 +97,6 @@ class FilterModule:
             "cmg_prepare_names": cmg_prepare_names,
             "cmg_cname_skip_reason": cmg_cname_skip_reason,
             "cmg_certificate_stop": cmg_certificate_stop,
+            "cmg_source_files": cmg_source_files,
+            "cmg_csr_next_step": cmg_csr_next_step,
         }

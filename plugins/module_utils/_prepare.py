@@ -8,6 +8,8 @@
 - :func:`prepare_names`: the CMG names; a service name that needs no CNAME ignores the DNS zone.
 - :func:`cname_skip_reason`: whether (and why not) the CNAME step runs.
 - :func:`certificate_stop`: whether the certificate's trust stops the run before any write.
+- :func:`source_files`: where the key, CSR, certificate and chain of ``cmg_certificate_source`` acme/csr live.
+- :func:`csr_next_step`: the message that stops a ``csr`` run until the issued certificate is in place.
 The role's words for module messages are in ``_vocabulary`` (:func:`role_words`).
 
 Pure Python, no Ansible; the filter plugin ``plugins/filter/prepare.py`` exposes them.
@@ -24,6 +26,7 @@ from ._certificate import FORMATS
 from ._cname import ON_CONFLICT
 from ._dns_rfc2136 import ALGORITHMS
 from ._errors import CmgError, NamingError
+from ._pfx import ENCRYPTIONS
 from ._naming import cloud_names, derive_names, normalize_region
 from ._regions import REGIONS
 from ._report import FAIL_ON as _FAIL_ON
@@ -33,6 +36,7 @@ DNS_ON_CONFLICT = ON_CONFLICT
 FAIL_ON = tuple(_FAIL_ON)
 NAME_CHECK_METHODS = ("arm", "dns")
 DNS_PROVIDERS = ("azure_dns", "rfc2136")
+CERTIFICATE_SOURCES = ("file", "acme", "csr")
 REGION_REFERENCE = "`az account list-locations -o table`, or plugins/module_utils/_regions.py"
 
 # Choices of the role inputs that are not a module option's (those come from the modules' own constants).
@@ -44,6 +48,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "cmg_dns_provider": DNS_PROVIDERS,
     "cmg_certificate_format": FORMATS,
     "cmg_dns_key_algorithm": ALGORITHMS,
+    "cmg_certificate_source": CERTIFICATE_SOURCES,
+    "cmg_pfx_encryption": ENCRYPTIONS,
 }
 INTEGERS = {"cmg_dns_port": (1, 65535), "cmg_dns_ttl": (1, 2147483647), "cmg_dns_wait_timeout": (0, 86400),
             "cmg_min_days_remaining": (0, 36500)}
@@ -147,6 +153,9 @@ def input_problems(inputs: Mapping[str, Any], cloud: str | None = None,
             if problem:
                 problems.append(problem)
     path, content = inputs.get("cmg_certificate_path"), inputs.get("cmg_certificate_content")
+    source = str(inputs.get("cmg_certificate_source") or "file")
+    if certificate_step and source in ("acme", "csr"):
+        return problems + _source_problems(source, inputs)
     if certificate_step and path and content:
         problems.append("give the certificate as cmg_certificate_path or as cmg_certificate_content, not both")
     elif certificate_step and not path and not content and not inputs.get("cmg_service_name"):
@@ -158,6 +167,56 @@ def input_problems(inputs: Mapping[str, Any], cloud: str | None = None,
             and not inputs.get("cmg_dns_server"):
         problems.append("cmg_dns_provider rfc2136 needs cmg_dns_server (the primary name server of cmg_dns_zone)")
     return problems
+
+
+def _source_problems(source: str, inputs: Mapping[str, Any]) -> list[str]:
+    """The inputs that ``cmg_certificate_source`` acme or csr needs, one line each."""
+    problems: list[str] = []
+    if not inputs.get("cmg_certificate_path"):
+        problems.append(f"cmg_certificate_source {source} needs cmg_certificate_path, where the PFX is written")
+    if inputs.get("cmg_certificate_content"):
+        problems.append(f"cmg_certificate_source {source} writes the PFX to cmg_certificate_path: "
+                        "leave cmg_certificate_content empty")
+    if not inputs.get("cmg_service_name"):
+        problems.append(f"cmg_certificate_source {source} needs cmg_service_name, the CN of the certificate to request")
+    if source == "acme" and not inputs.get("cmg_acme_directory_url"):
+        problems.append("cmg_certificate_source acme needs cmg_acme_directory_url, the ACME directory of the CA")
+    if source == "acme" and inputs.get("cmg_dns_provider") == "rfc2136" and not inputs.get("cmg_dns_server"):
+        problems.append("cmg_certificate_source acme with cmg_dns_provider rfc2136 needs cmg_dns_server "
+                        "(the primary name server of the zone of the _acme-challenge record)")
+    if source == "csr" and not inputs.get("cmg_csr_certificate_path"):
+        problems.append("cmg_certificate_source csr needs cmg_csr_certificate_path, where the issued certificate "
+                        "is put once the CA has signed the CSR")
+    return problems
+
+
+def source_files(pfx_path: str, account_key_path: str = "") -> dict[str, str]:
+    """The files of ``cmg_certificate_source`` acme/csr, next to the PFX: ``<pfx without .pfx>.key`` and so on.
+
+    ``account_key_path`` (``cmg_acme_account_key_path``) overrides the ACME account key, by default
+    ``acme-account.key`` in the PFX's folder.
+    """
+    path = launch_path(pfx_path)
+    if not path:
+        raise PrepareError("cmg_certificate_path is empty: give the path of the PFX to write")
+    base = re.sub(r"\.(pfx|p12)$", "", path, flags=re.IGNORECASE)
+    return {"key": base + ".key", "csr": base + ".csr", "certificate": base + ".crt", "chain": base + "-chain.crt",
+            "account_key": launch_path(account_key_path) or os.path.join(os.path.dirname(path), "acme-account.key")}
+
+
+def csr_next_step(request: Mapping[str, Any], certificate_path: str, check_mode: bool = False) -> str:
+    """The message that stops a ``cmg_certificate_source: csr`` run until the issued certificate file exists.
+
+    ``request`` is the ``cmg_cert_request`` result (its ``csr_path`` and ``certreq`` command lines).
+    """
+    csr = str(request.get("csr_path") or "the CSR")
+    certreq = request.get("certreq") if isinstance(request.get("certreq"), Mapping) else {}
+    where = "would be written to" if check_mode else "is"
+    submit = f" (on Windows: {certreq['submit']})" if certreq.get("submit") else ""
+    return (f"the certificate is not issued yet: the CSR for {request.get('service_name') or 'the service name'} "
+            f"{where} {csr}; have the CA sign it{submit}, save the issued certificate (PEM, with its chain) as "
+            f"cmg_csr_certificate_path {launch_path(certificate_path)} and run again; nothing was written to Azure "
+            "or DNS")
 
 
 def prepare_names(service_name: str, region: str | None = None, cloud: str | None = None,

@@ -139,5 +139,64 @@ def test_every_choice_is_documented_from_the_code(name) -> None:
 
 def test_no_option_has_choices_and_no_secret_is_validated() -> None:
     assert [name for name, spec in OPTIONS.items() if "choices" in spec] == []
-    assert "cmg_certificate_password" not in OPTIONS and "cmg_dns_key_secret" not in OPTIONS
-    assert set(OPTIONS) | {"cmg_certificate_password", "cmg_dns_key_secret"} == set(DEFAULTS) | {"cmg_region"}
+    secrets = {"cmg_certificate_password", "cmg_dns_key_secret", "cmg_key_passphrase",
+               "cmg_acme_account_key_passphrase", "cmg_acme_eab_hmac_key"}
+    assert not secrets & set(OPTIONS)
+    assert set(OPTIONS) | secrets == set(DEFAULTS) | {"cmg_region"}
+
+
+# ---------------------------------------------------------------------------------------------
+# cmg_certificate_source acme and csr
+
+
+BASE = {"cmg_region": "westus", "cmg_certificate_path": "/certs/cmg.pfx", "cmg_service_name": "GraniteFalls.contoso.com"}
+
+
+def test_file_source_keeps_todays_checks() -> None:
+    assert _prepare.input_problems({**BASE, "cmg_certificate_source": "file"}) == []
+    assert _prepare.input_problems({**BASE, "cmg_certificate_source": "pki"}) == [
+        "cmg_certificate_source must be one of file, acme, csr, not 'pki'"]
+
+
+def test_acme_source_needs_its_inputs() -> None:
+    acme = {**BASE, "cmg_certificate_source": "acme"}
+    assert _prepare.input_problems({**acme, "cmg_acme_directory_url": "https://ca.test/dir"}) == []
+    assert _prepare.input_problems({"cmg_region": "westus", "cmg_certificate_source": "acme",
+                                    "cmg_certificate_content": "x", "cmg_dns_provider": "rfc2136",
+                                    "cmg_manage_cname": False}) == [
+        "cmg_certificate_source acme needs cmg_certificate_path, where the PFX is written",
+        "cmg_certificate_source acme writes the PFX to cmg_certificate_path: leave cmg_certificate_content empty",
+        "cmg_certificate_source acme needs cmg_service_name, the CN of the certificate to request",
+        "cmg_certificate_source acme needs cmg_acme_directory_url, the ACME directory of the CA",
+        "cmg_certificate_source acme with cmg_dns_provider rfc2136 needs cmg_dns_server (the primary name server of "
+        "the zone of the _acme-challenge record)"]
+
+
+def test_csr_source_needs_the_issued_certificate_path() -> None:
+    csr = {**BASE, "cmg_certificate_source": "csr"}
+    assert _prepare.input_problems({**csr, "cmg_csr_certificate_path": "cmg.cer"}) == []
+    assert _prepare.input_problems(csr) == ["cmg_certificate_source csr needs cmg_csr_certificate_path, where the "
+                                            "issued certificate is put once the CA has signed the CSR"]
+    # a partial run without the certificate step does not need them
+    assert _prepare.input_problems(csr, certificate_step=False) == []
+
+
+def test_source_files_sit_next_to_the_pfx(tmp_path) -> None:
+    assert _prepare.source_files("/certs/GraniteFalls.PFX") == {
+        "key": "/certs/GraniteFalls.key", "csr": "/certs/GraniteFalls.csr", "certificate": "/certs/GraniteFalls.crt",
+        "chain": "/certs/GraniteFalls-chain.crt", "account_key": "/certs/acme-account.key"}
+    assert _prepare.source_files("/certs/cmg.pfx", "/keys/account.key")["account_key"] == "/keys/account.key"
+    with pytest.raises(_prepare.PrepareError, match="cmg_certificate_path is empty"):
+        _prepare.source_files("")
+
+
+def test_csr_next_step_names_the_csr_the_command_and_the_file() -> None:
+    request = {"service_name": "GraniteFalls.contoso.com", "csr_path": "/certs/cmg.csr",
+               "certreq": {"submit": 'certreq -submit -attrib "CertificateTemplate:WebServer" "cmg.csr" "cmg.cer"'}}
+    assert _prepare.csr_next_step(request, "/certs/cmg.cer") == (
+        "the certificate is not issued yet: the CSR for GraniteFalls.contoso.com is /certs/cmg.csr; have the CA sign "
+        'it (on Windows: certreq -submit -attrib "CertificateTemplate:WebServer" "cmg.csr" "cmg.cer"), save the issued '
+        "certificate (PEM, with its chain) as cmg_csr_certificate_path /certs/cmg.cer and run again; nothing was "
+        "written to Azure or DNS")
+    assert "would be written to /certs/cmg.csr" in _prepare.csr_next_step(request, "/certs/cmg.cer", check_mode=True)
+    assert "(on Windows" not in _prepare.csr_next_step({}, "/certs/cmg.cer")
