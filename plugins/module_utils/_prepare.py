@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from ._certificate import FORMATS
 from ._cname import ON_CONFLICT
-from ._dns_rfc2136 import ALGORITHMS
+from ._dns_core import KEY_ALGORITHMS
 from ._errors import CmgError, NamingError
 from ._naming import cloud_names, derive_names, normalize_region
 from ._regions import REGIONS
@@ -43,7 +43,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "cmg_name_check_method": NAME_CHECK_METHODS,
     "cmg_dns_provider": DNS_PROVIDERS,
     "cmg_certificate_format": FORMATS,
-    "cmg_dns_key_algorithm": ALGORITHMS,
+    "cmg_dns_key_algorithm": KEY_ALGORITHMS,
 }
 INTEGERS = {"cmg_dns_port": (1, 65535), "cmg_dns_ttl": (1, 2147483647), "cmg_dns_wait_timeout": (0, 86400),
             "cmg_min_days_remaining": (0, 36500)}

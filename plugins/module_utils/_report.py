@@ -114,6 +114,7 @@ class Context:
     check_mode: bool = False
     changed: bool = False
     existed: bool = False  # the diff's ``before`` is not empty: a change replaces something
+    records: tuple[tuple[bool, bool], ...] = ()  # (changed, existed) per item of a looped task (several records)
 
 
 def _check(step: str, code: str, name: str, status: str, message: str) -> Check:
@@ -198,36 +199,79 @@ def _record_text(record: dict[str, Any]) -> str:
             f"{record.get('provider')})")
 
 
+def _written(result: dict[str, Any]) -> bool:
+    record = result.get("record")
+    return isinstance(record, dict) and bool(record.get("target"))
+
+
+def dns_records(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(suffix, result) per DNS record: one ``cmg_cname`` result (suffix ``""``), or a looped task's ``results``
+    (the role's ``cmg_dns_records``), each named by ``record_names[<loop index>]`` as ``.<name>`` when there are
+    several."""
+    items = result.get("results")
+    if not isinstance(items, list):
+        return [("", result)]
+    items = [item for item in items if isinstance(item, dict)]
+    names = result.get("record_names") or []
+    records = []
+    for position, item in enumerate(items):
+        index = item.get(str(item.get("ansible_loop_var") or "item"), position)
+        name = names[index] if isinstance(index, int) and 0 <= index < len(names) and names[index] else str(position)
+        records.append((f".{name}" if len(items) > 1 else "", item))
+    return records
+
+
+def _change_of(result: Any) -> tuple[bool, bool]:
+    """(changed, existed) of one module result: whether it changed, and whether its diff replaced something."""
+    if not isinstance(result, dict):
+        return False, False
+    diff = result.get("diff")
+    return bool(result.get("changed")), isinstance(diff, dict) and bool(diff.get("before"))
+
+
 def dns_checks(result: dict[str, Any], context: Context = Context()) -> list[Check]:
-    """The ``dns.record`` check from a ``cmg_cname`` result (and ``dns.error`` if it failed otherwise).
+    """A ``dns.record`` check per record (``dns.record.<name>`` for several), and ``dns.error`` if it failed otherwise.
 
     A record the module returns was written (or found right), whatever failed after the write: the failure
-    then belongs to the propagation row. In check mode a change is ``would_create``/``would_change``.
+    then belongs to the propagation row. In check mode a change is ``would_create``/``would_change``, per record.
+    A failed record leaves the others' rows as they are.
     """
-    record = result.get("record")
     checks: list[Check] = []
+    several = isinstance(result.get("results"), list)
+    for position, (suffix, item) in enumerate(dns_records(result)):
+        if several:
+            changed, existed = context.records[position] if position < len(context.records) else (False, False)
+            item_context = Context(check_mode=context.check_mode, changed=changed, existed=existed)
+        else:
+            item_context = context
+        checks.extend(_dns_record_checks(item, suffix, item_context))
+    items = [item for _suffix, item in dns_records(result)]
+    if any(item.get("failed") and _written(item) for item in items):
+        return checks  # a failure after a write is the propagation's check, counted once
+    return checks + _failure_check("dns", result, checks)
+
+
+def _dns_record_checks(result: dict[str, Any], suffix: str, context: Context) -> list[Check]:
+    """The ``dns.record[.<name>]`` check of one ``cmg_cname`` result."""
+    record = result.get("record")
+    code, title = f"record{suffix}", f"Service name CNAME ({suffix[1:]})" if suffix else "Service name CNAME"
+    if result.get("skipped"):
+        return [_check("dns", code, title, "skip", str(result.get("skip_reason") or "skipped"))]
     if context.check_mode and context.changed:
         status = "would_change" if context.existed else "would_create"
         target = record.get("target") if isinstance(record, dict) else None
         wanted = f" pointing at {target}" if target else ""
-        checks.append(_check("dns", "record", "Service name CNAME", status,
-                             f"check mode: a real run would {status.split('_')[1]} the CNAME{wanted}"))
-    elif isinstance(record, dict) and record.get("target"):
-        checks.append(_check("dns", "record", "Service name CNAME", "pass", _record_text(record)))
-    elif result.get("failed"):
-        checks.append(_check("dns", f"record{suffix}", title, "fail", str(result.get("msg") or "the CNAME step failed")))
-    else:
-        checks.append(_check("dns", "record", "Service name CNAME", "fail", "the CNAME step returned no record"))
-    if result.get("propagation") and isinstance(record, dict) and record.get("target"):
-        return checks  # a failure after the write is the propagation's check
-    return checks + _failure_check("dns", result, checks)
+        return [_check("dns", code, title, status, f"check mode: a real run would {status.split('_')[1]} the CNAME{wanted}")]
+    if _written(result):
+        return [_check("dns", code, title, "pass", _record_text(record))]
+    if result.get("failed"):
+        return [_check("dns", code, title, "fail", str(result.get("msg") or "the CNAME step failed"))]
+    return [_check("dns", code, title, "fail", "the CNAME step returned no record")]
 
 
 def _propagation_entries(propagation: Any) -> Iterable[tuple[str, dict[str, Any]]]:
     if isinstance(propagation, dict) and isinstance(propagation.get("servers"), (dict, list)):
         propagation = propagation["servers"]
-    elif isinstance(propagation, dict) and "skip_reason" in propagation:
-        return
     if isinstance(propagation, dict):
         for server, answer in sorted(propagation.items()):
             yield str(server), answer if isinstance(answer, dict) else {"answer": answer}
@@ -237,35 +281,88 @@ def _propagation_entries(propagation: Any) -> Iterable[tuple[str, dict[str, Any]
             yield str(entry.get("server") or entry.get("nameserver") or "?"), entry
 
 
-def propagation_skip_reason(dns: Any) -> str | None:
-    """Why the DNS step did not wait, as the ``cmg_cname`` result says (``propagation.skip_reason``), or None."""
-    propagation = dns.get("propagation") if isinstance(dns, dict) else None
-    if isinstance(propagation, dict) and propagation.get("skip_reason"):
-        return str(propagation["skip_reason"])
+def _own_skip_reason(result: Any) -> str | None:
+    if isinstance(result, dict) and result.get("propagation_skip_reason"):
+        return str(result["propagation_skip_reason"])
     return None
 
 
+def propagation_skip_reason(dns: Any) -> str | None:
+    """Why the DNS step did not wait, as ``cmg_cname`` returns it (``propagation_skip_reason``), or None.
+
+    With several records: their one reason, or each record's (``public: wait is false; ...``).
+    """
+    if not isinstance(dns, dict):
+        return None
+    reasons = [(suffix[1:], _own_skip_reason(item)) for suffix, item in dns_records(dns) if not item.get("skipped")]
+    distinct = {reason for _name, reason in reasons if reason}
+    if not distinct:
+        return None
+    if len(distinct) == 1 and all(reason for _name, reason in reasons):
+        return distinct.pop()
+    return "; ".join(f"{name}: {reason}" for name, reason in reasons if reason)
+
+
 def propagation_checks(result: dict[str, Any], _context: Context = Context()) -> list[Check]:
-    """The ``propagation.servers`` check: every authoritative server answers the wanted target."""
-    title = "CNAME answered by the zone's name servers"
+    """Per DNS record: ``propagation.servers[.<name>]`` (every authoritative server answers the wanted target) and
+    ``propagation.resolvers[.<name>]`` when recursive resolvers were asked."""
+    checks: list[Check] = []
+    for suffix, item in dns_records(result):
+        if item.get("skipped"):
+            continue
+        if suffix and not list(_propagation_entries(item.get("propagation"))) and not item.get("resolution") \
+                and not (item.get("failed") and _written(item)):
+            title = f"CNAME answered by the zone's name servers ({suffix[1:]})"
+            if item.get("failed"):
+                checks.append(_check("propagation", f"servers{suffix}", title, "not_run",
+                                     "not run: the record was not written"))
+            else:
+                checks.append(_check("propagation", f"servers{suffix}", title, "skip",
+                                     _own_skip_reason(item) or NOT_WAITED))
+            continue
+        checks.extend(_servers_checks(item, suffix))
+        checks.extend(_resolver_checks(item, suffix))
+    return checks
+
+
+def _resolver_checks(result: dict[str, Any], suffix: str) -> list[Check]:
+    """``propagation.resolvers``: every recursive resolver answers the wanted target (a stale one says for how long)."""
+    entries = [entry for entry in result.get("resolution") or [] if isinstance(entry, dict)]
+    if not entries:
+        return []
+    title = "CNAME answered by the recursive resolvers" + (f" ({suffix[1:]})" if suffix else "")
+    wrong = [entry for entry in entries if not entry.get("ok")]
+    if wrong:
+        message = "; ".join(f"{entry.get('resolver')} still answers {entry.get('answer')!r}"
+                            + (f" (cached for up to {entry['cached_for']} s)" if entry.get("cached_for") else "")
+                            for entry in wrong)
+        return [_check("propagation", f"resolvers{suffix}", title, "fail", message)]
+    return [_check("propagation", f"resolvers{suffix}", title, "pass",
+                   "answered by " + ", ".join(str(entry.get("resolver")) for entry in entries))]
+
+
+def _servers_checks(result: dict[str, Any], suffix: str = "") -> list[Check]:
+    """``propagation.servers``: every authoritative server of one record answers the wanted target."""
+    title = "CNAME answered by the zone's name servers" + (f" ({suffix[1:]})" if suffix else "")
+    code = f"servers{suffix}"
     entries = list(_propagation_entries(result.get("propagation")))
     if not entries:
-        reason = propagation_skip_reason(result)
+        reason = _own_skip_reason(result)
         if result.get("failed"):
             message = str(result.get("msg") or "no name server answered")
             message = f"{message} (not waited: {reason})" if reason and reason not in message else message
         else:
             message = f"not waited: {reason}" if reason else "no name server was asked"
-        return [_check("propagation", "servers", title, "fail", message)]
+        return [_check("propagation", code, title, "fail", message)]
     wrong = [(server, entry) for server, entry in entries if not entry.get("ok")]
     if wrong:
         message = "; ".join(f"{server} answers {entry.get('answer', entry.get('target'))!r}" for server, entry in wrong)
-        return [_check("propagation", "servers", title, "fail", f"not yet propagated: {message}")]
+        return [_check("propagation", code, title, "fail", f"not yet propagated: {message}")]
     servers = ", ".join(server for server, _entry in entries)
-    if result.get("failed"):
-        return [_check("propagation", "servers", title, "fail",
+    if result.get("failed") and not result.get("resolution"):
+        return [_check("propagation", code, title, "fail",
                        str(result.get("msg") or f"the DNS step failed although {servers} answered"))]
-    return [_check("propagation", "servers", title, "pass", f"answered by {servers}")]
+    return [_check("propagation", code, title, "pass", f"answered by {servers}")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,14 +374,17 @@ def _own_result(name: str) -> Callable[[dict[str, Any]], Any]:
 
 
 def _propagation_result(results: dict[str, Any]) -> Any:
-    """The propagation is part of the DNS step's result: judged when the DNS step waited, or failed after a write."""
+    """The propagation is part of the DNS step's result: judged when a record was waited for, or failed after a write."""
     dns = results.get("dns")
     if not isinstance(dns, dict) or dns.get("skipped"):
         return None
-    if list(_propagation_entries(dns.get("propagation"))):
-        return dns
-    if dns.get("failed") and isinstance(dns.get("record"), dict) and dns["record"].get("target"):
-        return dns  # written, then the wait (or what precedes it) failed
+    for _suffix, item in dns_records(dns):
+        if item.get("skipped"):
+            continue
+        if list(_propagation_entries(item.get("propagation"))) or item.get("resolution"):
+            return dns
+        if item.get("failed") and _written(item):
+            return dns  # written, then the wait (or what precedes it) failed
     return None
 
 
@@ -375,7 +475,7 @@ def _skip_reason(step: Step, result: Any, skipped: dict[str, str], results: dict
     if step.depends_on and result is None and step.depends_on in skipped:
         return f"the {step_title(step.depends_on)} step did not run"
     if step.name == "propagation" and result is None and _ran(results.get("dns")):
-        return propagation_skip_reason(results.get("dns")) or skipped.get(step.name) or NOT_WAITED
+        return skipped.get(step.name) or propagation_skip_reason(results.get("dns")) or NOT_WAITED
     if skipped.get(step.name):
         return skipped[step.name]
     if not isinstance(result, dict) or not result:
@@ -385,12 +485,27 @@ def _skip_reason(step: Step, result: Any, skipped: dict[str, str], results: dict
     return None
 
 
-def _failure_of(failure: dict[str, Any] | None) -> dict[str, str] | None:
+def _failed_items_message(result: Any) -> str | None:
+    """The message of the step's failed result, or of the failed items of a looped task (for which Ansible's own
+    message is "One or more items failed")."""
+    if not isinstance(result, dict):
+        return None
+    if not isinstance(result.get("results"), list):  # one record: the role passes the loop's only item
+        return str(result["msg"]) if result.get("failed") and result.get("msg") else None
+    failed = [(suffix[1:], item) for suffix, item in dns_records(result) if item.get("failed")]
+    if not failed:
+        return None
+    return "; ".join(f"{name}: {item.get('msg')}" if name else str(item.get("msg")) for name, item in failed)
+
+
+def _failure_of(failure: dict[str, Any] | None, results: dict[str, Any]) -> dict[str, str] | None:
     if not failure:
         return None
     step = str(failure.get("step") or "")
-    return {"step": step if step in STEP_REGISTRY else "", "task": str(failure.get("task") or ""),
-            "msg": str(failure.get("msg") or "the step failed without a message")}
+    step = step if step in STEP_REGISTRY else ""
+    message = _failed_items_message(results.get(step)) if step else None
+    return {"step": step, "task": str(failure.get("task") or ""),
+            "msg": message or str(failure.get("msg") or "the step failed without a message")}
 
 
 def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
@@ -412,11 +527,11 @@ def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
     unknown = sorted(set(results) - set(STEP_REGISTRY)) + sorted(set(skipped) - set(STEP_REGISTRY))
     if unknown:
         raise ReportError(f"unknown report step(s) {', '.join(unknown)}: use {', '.join(STEP_REGISTRY)}")
-    changed = {step: isinstance(result, dict) and bool(result.get("changed")) for step, result in results.items()}
-    existed = {step: isinstance(result, dict) and isinstance(result.get("diff"), dict) and bool(result["diff"].get("before"))
-               for step, result in results.items()}
+    changes = {step: _change_of(result) for step, result in results.items()}
+    records = {step: tuple(_change_of(item) for item in result["results"] if isinstance(item, dict))
+               for step, result in results.items() if isinstance(result, dict) and isinstance(result.get("results"), list)}
     clean = {step: _stable(scrub(result)) for step, result in results.items() if result is not None}
-    stop = _failure_of(failure)
+    stop = _failure_of(failure, clean)
     stopped_reason = f"not run: the role stopped at '{stop['task']}'" if stop and stop["task"] else \
         "not run: an earlier step failed"
     checks: list[Check] = []
@@ -426,8 +541,8 @@ def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
     for step in STEP_REGISTRY.values():
         result = step.result(clean)
         reason = _skip_reason(step, result, skipped, clean, default_reason or DEFAULT_SKIP_REASON)
-        context = Context(check_mode=check_mode, changed=changed.get(step.name, False),
-                          existed=existed.get(step.name, False))
+        changed, existed = changes.get(step.name, (False, False))
+        context = Context(check_mode=check_mode, changed=changed, existed=existed, records=records.get(step.name, ()))
         if stop and step.name == stop["step"]:
             own = step.checks(result, context) if reason is None else []
             checks.extend(own)
@@ -483,6 +598,8 @@ def stop_message(report: dict[str, Any], fail_on: str, where: str) -> str | None
 
 def _stable(result: Any) -> Any:
     """Drop a successful step's ``msg``: it may differ between a run that changed and one that did not."""
+    if isinstance(result, dict) and isinstance(result.get("results"), list):  # a looped task: each item too
+        result = dict(result, results=[_stable(item) for item in result["results"]])
     if isinstance(result, dict) and not result.get("failed"):
         return {key: value for key, value in result.items() if key != "msg"}
     return result

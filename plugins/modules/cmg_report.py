@@ -70,7 +70,8 @@ options:
   dns:
     description:
       - The registered result of M(configmgr.cmg.cmg_cname); its C(propagation) is reported as its own step, and
-        C(propagation.skip_reason), when the module gives one, says why it did not wait.
+        C(propagation_skip_reason), when the module gives one, says why it did not wait. The registered result of
+        a looped task (C(results)) gives a row per record, named by C(record_names) (one per loop item).
     type: dict
   steps:
     description:

@@ -257,7 +257,7 @@ def test_bad_tsig_algorithm_fails_before_any_call(azure_sandbox: AzureSandbox, c
     assert run.rc == 2
     message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
     assert message == ("cmg_dns_key_algorithm must be one of hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, "
-                       f"hmac-sha1, hmac-md5, not 'hmac-sha999' (readiness report: {tmp_path / 'report'})")
+                       f"hmac-sha1, hmac-md5, gss-tsig, not 'hmac-sha999' (readiness report: {tmp_path / 'report'})")
     assert "argument_spec_data" not in run.stdout and "cmg_dns_wait_timeout" not in run.stdout
     assert azure_sandbox.requests == []
     assert_failed_run(run, tmp_path / "report", "run")
@@ -569,7 +569,7 @@ def test_dns_on_conflict_replace_repoints_the_cname(azure_sandbox: AzureSandbox,
     moved = run_playbook(PLAYBOOK, extra_vars=azure_vars(contoso_pki, report_dir, cmg_dns_on_conflict="replace"),
                          env=azure_sandbox.env())
     assert moved.rc == 0, moved.stdout
-    assert moved.result(CNAME_TASK)["record"]["target"] == TARGET
+    assert moved.result(CNAME_TASK)["results"][0]["record"]["target"] == TARGET
     assert report_json(report_dir)["status"] == "pass"
 
 

@@ -141,3 +141,13 @@ def test_no_option_has_choices_and_no_secret_is_validated() -> None:
     assert [name for name, spec in OPTIONS.items() if "choices" in spec] == []
     assert "cmg_certificate_password" not in OPTIONS and "cmg_dns_key_secret" not in OPTIONS
     assert set(OPTIONS) | {"cmg_certificate_password", "cmg_dns_key_secret"} == set(DEFAULTS) | {"cmg_region"}
+
+
+def test_tsig_algorithms_have_one_source() -> None:
+    """The role's input check and cmg_cname's option take the TSIG algorithms from the DNS core (gss-tsig included)."""
+    from ansible_collections.configmgr.cmg.plugins.module_utils import _dns_core  # pylint: disable=import-outside-toplevel
+
+    assert _prepare.CHOICES["cmg_dns_key_algorithm"] is _dns_core.KEY_ALGORITHMS
+    assert not [problem for problem in _prepare.input_problems({"cmg_region": "westus", "cmg_service_name": "x.contoso.com",
+                                                                "cmg_dns_key_algorithm": "gss-tsig"})
+                if "key_algorithm" in problem]
