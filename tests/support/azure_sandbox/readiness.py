@@ -20,7 +20,7 @@ Shapes follow Microsoft's REST API examples (``../shared/azure-rest-examples``, 
 State (``sb.state["readiness"]``), loaded by the ``readiness`` seeder::
 
     {"providers": {"Microsoft.KeyVault": "NotRegistered", ...},   # unlisted namespaces are Registered
-     "registering_polls": 1,
+     "registering_polls": 1,   # reads a Registering provider (seeded or just registered) stays Registering
      "usages": {"westus": {"cores": [current, limit], "standardAv2Family": [current, limit], ...}},
      "scale_sets": [{"name", "resource_group", "location", "size", "capacity"}],
      "resource_groups": ["rg-cmg"]}
@@ -60,9 +60,11 @@ def _state(sb: AzureSandbox) -> dict[str, Any]:
 def seed_readiness(sb: AzureSandbox, data: dict[str, Any]) -> None:
     """Merge a seed section into the readiness state."""
     state = _state(sb)
-    state["providers"].update({k.lower(): v for k, v in (data.get("providers") or {}).items()})
     if "registering_polls" in data:
         state["registering_polls"] = int(data["registering_polls"])
+    for namespace, registration in (data.get("providers") or {}).items():
+        state["providers"][namespace.lower()] = registration
+        state["polls_left"][namespace.lower()] = state["registering_polls"]
     for region, usages in (data.get("usages") or {}).items():
         state["usages"].setdefault(_region(region), {}).update(usages)
     state["scale_sets"].extend(data.get("scale_sets") or [])
