@@ -290,13 +290,17 @@ def quota_checks(usages: Mapping[str, Mapping[str, Any]], region: str, size: VmS
     return checks
 
 
-def deployment_check(existing: Mapping[str, Any] | None, group: str, name: str) -> Check:
-    """The existing-deployment row."""
+def deployment_check(existing: Mapping[str, Any] | None, group: str, name: str, region: str) -> Check:
+    """The existing-deployment row: a scale set of the CMG's name in another region is a warning."""
     if existing is None:
         return Check("existing deployment", "pass", f"no scale set {name!r} in resource group {group}: a new deployment")
-    return Check("existing deployment", "pass",
-                 f"existing deployment found: scale set {existing['name']} in {existing['location']}, "
-                 f"{existing['vm_size']} x {existing['capacity']} ({existing['id']}); its names are this CMG's own")
+    found = (f"existing deployment found: scale set {existing['name']} in {existing['location']}, "
+             f"{existing['vm_size']} x {existing['capacity']} ({existing['id']})")
+    if existing["location"] != region:
+        return Check("existing deployment", "warn", f"{found}, not in {region}: a CMG of this name cannot be deployed "
+                                                    f"in {region} into resource group {group} beside it",
+                     f"use region {existing['location']}, or another resource_group or prefix")
+    return Check("existing deployment", "pass", f"{found}; its names are this CMG's own")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -337,7 +341,7 @@ def readiness(options: Mapping[str, Any], check_mode: bool = False, environ: Map
     checks = [check for check, _, _ in providers.values()]
     checks += quota_checks(answers["usages"], region, size, instances, existing)
     if group:
-        checks.append(deployment_check(existing, group, name))
+        checks.append(deployment_check(existing, group, name, region))
     ready = not any(check.status == "fail" for check in checks)
     return {
         "changed": any(changed for _, changed, _ in providers.values()),
