@@ -152,7 +152,8 @@ def provider_state(session: AzureSession, namespace: str) -> str:
 
 
 def _register_fix(session: AzureSession, namespace: str) -> str:
-    return f"az provider register --namespace {namespace} --subscription {session.subscription_id}, or set register: true"
+    return (f"az provider register --namespace {namespace} --subscription {session.subscription_id}, or set register: true "
+            "(role: cmg_register_providers: true)")
 
 
 def register_provider(session: AzureSession, namespace: str, timeout: float, waiter: Waiter) -> str:
@@ -351,7 +352,7 @@ def readiness(options: Mapping[str, Any], check_mode: bool = False, environ: Map
                       for namespace, (_, changed, states) in providers.items()},
         "diff": {"before": {"providers": {namespace: states[0] for namespace, (_, _, states) in providers.items()}},
                  "after": {"providers": {namespace: states[1] for namespace, (_, _, states) in providers.items()}}},
-        "vm": {"size": size.size, "vcpus": size.vcpus, "family": size.family, "instances": instances,
+        "vm": {"choice": str(options.get("vm_size") or "standard").lower(), "size": size.size, "vcpus": size.vcpus, "family": size.family, "instances": instances,
                "required_vcpus": instances * size.vcpus},
         "region": region,
         "resource_group": group,

@@ -139,8 +139,8 @@ checks:
       status: fail
       message: "Microsoft.KeyVault is NotRegistered in subscription 00000000-0000-0000-0000-000000000000: a CMG
         deployment needs it Registered"
-      fix: az provider register --namespace Microsoft.KeyVault --subscription 00000000-0000-0000-0000-000000000000, or set
-        register true
+      fix: "az provider register --namespace Microsoft.KeyVault --subscription 00000000-0000-0000-0000-000000000000, or set
+        register: true (role: cmg_register_providers: true)"
     - name: quota standardAv2Family
       status: fail
       message: "16 x Standard_A4_v2 (4 vCPUs each) = 64 vCPUs in westus do not fit the family quota: Standard Av2
@@ -163,6 +163,7 @@ vm:
   returned: success
   type: dict
   sample:
+    choice: standard
     size: Standard_A2_v2
     vcpus: 2
     family: standardAv2Family
@@ -205,7 +206,8 @@ msg:
   type: str
   sample: "the subscription cannot deploy the CMG: Microsoft.KeyVault is NotRegistered in subscription
     00000000-0000-0000-0000-000000000000: a CMG deployment needs it Registered (fix: az provider register --namespace
-    Microsoft.KeyVault --subscription 00000000-0000-0000-0000-000000000000, or set register: true)"
+    Microsoft.KeyVault --subscription 00000000-0000-0000-0000-000000000000, or set register: true (role:
+    cmg_register_providers: true))"
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -37,7 +37,7 @@ def test_unregistered_provider_then_register_and_rerun(azure_sandbox):
     assert read_only["msg"] == (
         f"the subscription cannot deploy the CMG: Microsoft.KeyVault is NotRegistered in subscription {SUBSCRIPTION}: "
         f"a CMG deployment needs it Registered (fix: az provider register --namespace Microsoft.KeyVault --subscription "
-        f"{SUBSCRIPTION}, or set register: true)")
+        f"{SUBSCRIPTION}, or set register: true (role: cmg_register_providers: true))")
     assert "\n" not in read_only["msg"]
     check = run.result("check mode")
     assert (check["changed"], check["ready"], check["providers"]["Microsoft.KeyVault"]) == (True, True, "NotRegistered")

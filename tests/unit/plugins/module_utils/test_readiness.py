@@ -11,7 +11,8 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._readiness import (
 
 SUB = "/subscriptions/00000000-1111-2222-3333-444444444444"
 VMSS = f"{SUB}/resourceGroups/rg-cmg/providers/Microsoft.Compute/virtualMachineScaleSets/granitefalls"
-FIX = f"az provider register --namespace Microsoft.KeyVault --subscription {SUB.split('/')[-1]}, or set register: true"
+FIX = (f"az provider register --namespace Microsoft.KeyVault --subscription {SUB.split('/')[-1]}, or set register: true "
+       "(role: cmg_register_providers: true)")
 
 
 class FakeTime:
@@ -55,7 +56,7 @@ def test_all_registered_and_default_quota_pass(azure_sandbox, env):
     assert _check(result, "quota standardAv2Family")["message"] == (
         "1 x Standard_A2_v2 (2 vCPUs each) = 2 vCPUs in westus fit: Standard Av2 Family vCPUs (standardAv2Family): "
         "0 of 100 in use")
-    assert result["vm"] == {"size": "Standard_A2_v2", "vcpus": 2, "family": "standardAv2Family", "instances": 1,
+    assert result["vm"] == {"choice": "standard", "size": "Standard_A2_v2", "vcpus": 2, "family": "standardAv2Family", "instances": 1,
                             "required_vcpus": 2}
     assert result["note"] == "no resource_group given: the existing scale set was not looked for"
     assert result["msg"] == "the subscription can deploy the CMG"
