@@ -191,9 +191,8 @@ def provider_check(session: AzureSession, namespace: str, register: bool, check_
         state, changed = register_provider(session, namespace, timeout, waiter), True
     elif register:
         state = wait_registered(session, namespace, timeout, waiter)
-    if state == "Registered":
-        return Check(name, "pass", f"{namespace} was {'registered' if changed else 'Registering'} and is now "
-                                   "Registered"), changed, (before, state)
+    if state == "Registered":  # the same message as on a re-run: the report of the next run stays the same
+        return Check(name, "pass", f"{namespace} is Registered"), changed, (before, state)
     if state == "Registering":
         waited = f" after {timeout:g} s" if register else ""
         return (Check(name, "warn", f"{namespace} is {'still ' if register else ''}Registering{waited}: the deployment "

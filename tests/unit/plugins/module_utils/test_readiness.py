@@ -89,7 +89,7 @@ def test_register_waits_with_injected_sleeps(azure_sandbox, env):
     clock = FakeTime()
     result = _run(env, waiter=clock.waiter(), register=True)
     assert (result["ready"], result["changed"]) == (True, True)
-    assert _check(result, "provider Microsoft.KeyVault")["message"] == "Microsoft.KeyVault was registered and is now Registered"
+    assert _check(result, "provider Microsoft.KeyVault")["message"] == "Microsoft.KeyVault is Registered"
     assert result["diff"] == {
         "before": {"providers": {"Microsoft.Compute": "Registered", "Microsoft.Network": "Registered",
                                  "Microsoft.Storage": "Unregistered", "Microsoft.KeyVault": "NotRegistered"}},
