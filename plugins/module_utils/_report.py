@@ -26,14 +26,17 @@ from typing import Any, Iterable
 from ._errors import CmgError
 from ._regions import REGIONS
 
-STEPS = ("certificate", "names", "availability", "dns", "propagation")
+STEPS = ("certificate", "names", "availability", "readiness", "dns", "propagation")
 STEP_TITLES = {
     "certificate": "Certificate",
     "names": "Names",
     "availability": "Name availability",
+    "readiness": "Deployment readiness",
     "dns": "DNS record",
     "propagation": "DNS propagation",
 }
+#: Steps that are reported only when given a result or a skip reason (a report without them keeps its rows).
+OPTIONAL_STEPS = ("readiness",)
 STATUSES = ("pass", "warn", "fail", "skip")
 FILES = {"json": "cmg-readiness.json", "markdown": "cmg-readiness.md", "junit": "cmg-readiness.junit.xml"}
 DEFAULT_MODE = 0o600
@@ -177,6 +180,20 @@ def availability_checks(result: dict[str, Any]) -> list[Check]:
     return checks + _failure_check("availability", result, checks)
 
 
+def readiness_checks(result: dict[str, Any]) -> list[Check]:
+    """Checks from a ``cmg_azure_readiness`` result: its ``checks`` as they are, the fix added to the message."""
+    checks: list[Check] = []
+    for entry in result.get("checks") or []:
+        name = str(entry.get("name", "check"))
+        status = str(entry.get("status"))
+        message = str(entry.get("message") or "")
+        if entry.get("fix"):
+            message = f"{message}; fix: {entry['fix']}"
+        checks.append(_check("readiness", name.replace(" ", "_"), f"Readiness: {name}",
+                             status if status in ("pass", "warn", "fail") else "fail", message))
+    return checks + _failure_check("readiness", result, checks)
+
+
 def dns_checks(result: dict[str, Any]) -> list[Check]:
     """The ``dns.record`` check from a ``cmg_cname`` result (and ``dns.error`` if it failed otherwise)."""
     record = result.get("record")
@@ -227,6 +244,7 @@ CHECKS_OF = {
     "certificate": certificate_checks,
     "names": names_checks,
     "availability": availability_checks,
+    "readiness": readiness_checks,
     "dns": dns_checks,
     "propagation": propagation_checks,
 }
@@ -283,6 +301,8 @@ def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
     reasons: dict[str, str] = {}
     for step in STEPS:
         result = _step_result(step, clean)
+        if step in OPTIONAL_STEPS and result is None and step not in skipped:
+            continue
         reason = _skip_reason(step, result, skipped, clean, default_reason or DEFAULT_SKIP_REASON)
         if reason is not None:
             reasons[step] = reason
@@ -339,6 +359,12 @@ def wizard_values(results: dict[str, Any]) -> dict[str, Any]:
         "certificate_thumbprint": cert.get("thumbprint"),
         "certificate_expires": cert.get("not_after"),
     }
+    readiness = results.get("readiness") or {}
+    if isinstance(readiness.get("vm"), dict):
+        values["vm_size"] = f"{str(readiness['vm'].get('choice', '')).capitalize()} ({readiness['vm'].get('size')})"
+        values["vm_instances"] = readiness["vm"].get("instances")
+    if readiness.get("resource_group"):
+        values["resource_group"] = readiness["resource_group"]
     if names.get("cname_required") is False:
         values["cname"] = "not needed: the service name is the deployment name"
     elif names.get("service_name") and names.get("deployment_name"):
@@ -354,6 +380,9 @@ WIZARD_LABELS = (
     ("region", "Region"),
     ("service_name", "Service name (the certificate's common name)"),
     ("deployment_name", "Deployment name (shown by the wizard, must match)"),
+    ("resource_group", "Resource group"),
+    ("vm_size", "VM size"),
+    ("vm_instances", "VM instances"),
     ("cname", "DNS record"),
     ("certificate_thumbprint", "Certificate thumbprint"),
     ("certificate_expires", "Certificate expires"),

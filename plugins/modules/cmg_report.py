@@ -41,13 +41,19 @@ options:
     description:
       - The registered result of M(configmgr.cmg.cmg_name_available).
     type: dict
+  readiness:
+    description:
+      - The registered result of M(configmgr.cmg.cmg_azure_readiness); each of its C(checks) is a row, its C(fix)
+        added to the message. Its VM size, instance count and resource group go to the wizard values.
+    type: dict
   dns:
     description:
       - The registered result of M(configmgr.cmg.cmg_cname); its C(propagation) is reported as its own step.
     type: dict
   skip_reasons:
     description:
-      - Why a step did not run, by step - V(certificate), V(names), V(availability), V(dns) or V(propagation).
+      - Why a step did not run, by step - V(certificate), V(names), V(availability), V(readiness), V(dns) or
+        V(propagation).
       - A step with neither a result nor a reason gets O(default_skip_reason).
     type: dict
     default: {}
@@ -173,7 +179,7 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 from ansible_collections.configmgr.cmg.plugins.module_utils._report import (
     DEFAULT_SKIP_REASON, build_report, parse_mode, write_report)
 
-STEP_OPTIONS = ("certificate", "names", "availability", "dns")
+STEP_OPTIONS = ("certificate", "names", "availability", "readiness", "dns")
 
 
 def main() -> None:
@@ -186,6 +192,7 @@ def main() -> None:
             "certificate": {"type": "dict"},
             "names": {"type": "dict"},
             "availability": {"type": "dict"},
+            "readiness": {"type": "dict"},
             "dns": {"type": "dict"},
             "skip_reasons": {"type": "dict", "default": {}},
             "default_skip_reason": {"type": "str", "default": DEFAULT_SKIP_REASON},

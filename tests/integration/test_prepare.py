@@ -130,6 +130,7 @@ def test_azure_first_run_creates_the_cname_and_the_report(azure_runs: tuple[dict
     assert report["wizard"] == {
         "azure_environment": "AzureCloud", "region": "West US (westus)", "service_name": "GraniteFalls.contoso.com",
         "deployment_name": TARGET, "cname": f"GraniteFalls.contoso.com CNAME {TARGET}",
+        "vm_size": "Standard (Standard_A2_v2)", "vm_instances": 1,
         "certificate_thumbprint": report["wizard"]["certificate_thumbprint"],
         "certificate_expires": report["wizard"]["certificate_expires"],
     }
@@ -169,7 +170,7 @@ def test_bad_certificate_stops_before_azure(azure_sandbox: AzureSandbox, contoso
     assert report["status"] == "fail"
     assert [check["id"] for check in report["to_fix"]] == ["certificate.expired"]
     stopped = "not run: the role stopped at 'Stop before any Azure or DNS call when the certificate cannot be used'"
-    assert report["skip_reasons"] == {"names": stopped, "availability": stopped, "dns": stopped,
+    assert report["skip_reasons"] == {"names": stopped, "availability": stopped, "readiness": stopped, "dns": stopped,
                                       "propagation": stopped}
     assert_no_secret(report_dir, run)
 
@@ -314,8 +315,10 @@ def test_dns_method_still_creates_the_cname_when_the_cmg_names_resolve(contoso_p
     assert run.rc == 2
     report = report_json(report_dir)
     assert run.result(REPORT_TASK)["status"] == report["status"] == "fail"
-    assert report["skip_reasons"] == {"propagation": "cmg_wait_for_dns is false"}
+    assert report["skip_reasons"] == {
+        "readiness": "cmg_name_check_method is dns: no Azure credential, so providers and quota were not read",
+        "propagation": "cmg_wait_for_dns is false"}
     assert {check["id"]: check["status"] for check in report["checks"]} == {
         "certificate.read": "pass", "certificate.chain_enterprise": "pass", "names.derived": "pass",
-        "availability.dns_label": "fail", "availability.key_vault": "warn", "dns.record": "pass",
-        "propagation.skipped": "skip"}
+        "availability.dns_label": "fail", "availability.key_vault": "warn", "readiness.skipped": "skip",
+        "dns.record": "pass", "propagation.skipped": "skip"}
