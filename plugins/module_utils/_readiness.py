@@ -2,7 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Can this subscription deploy the CMG? The logic of ``configmgr.cmg.cmg_azure_readiness``.
 
-Three reads, run concurrently through one :class:`AzureSession` (one token, the shared retries):
+Reads through one :class:`AzureSession` (one token, the shared retries), concurrently: the four
+providers together; the usages and the scale set as soon as Microsoft.Compute is known to be
+``Registered`` (before that, Azure answers them 409 ``MissingSubscriptionRegistration``, and the
+SDK pipeline's ``ARMAutoResourceProviderRegistrationPolicy`` would register the provider silently:
+a write nobody asked for).
 
 Resource providers
     ``GET /subscriptions/{id}/providers/{namespace}`` for each of :data:`REQUIRED_PROVIDERS`, as plain
@@ -38,6 +42,7 @@ from ._naming import normalize_region, service_prefix
 
 #: The resource providers a CMG deployment needs registered (Configuration Manager's CMG docs).
 REQUIRED_PROVIDERS = ("Microsoft.Compute", "Microsoft.Network", "Microsoft.Storage", "Microsoft.KeyVault")
+COMPUTE = "Microsoft.Compute"
 
 #: Providers_Get and Providers_Register (../shared/azure-rest-examples/SOURCES.md: resources_providers_get.json,
 #: stable 2025-04-01; that version defines Providers_Register too, whose 200 answer is a Provider).
@@ -307,6 +312,22 @@ def deployment_check(existing: Mapping[str, Any] | None, group: str, name: str, 
 # The module's work
 # ------------------------------------------------------------------------------------------------
 
+def _actual(answer: tuple[Check, bool, tuple[str, str]], check_mode: bool) -> str:
+    """A provider's state now (in check mode, not the predicted one)."""
+    _, changed, (before, after) = answer
+    return before if check_mode and changed else after
+
+
+def not_read_checks(compute_state: str, with_group: bool) -> list[Check]:
+    """The quota (and scale set) rows when Microsoft.Compute is not registered, so nothing of it could be read."""
+    why = f"not read: Microsoft.Compute is {compute_state}, and Azure answers compute reads only once it is Registered"
+    fix = "register Microsoft.Compute (see its row), then run again"
+    rows = [Check("quota", "warn", f"the vCPU quota was {why}", fix)]
+    if with_group:
+        rows.append(Check("existing deployment", "warn", f"the CMG's scale set was {why}", fix))
+    return rows
+
+
 def _summary(checks: list[Check], ready: bool) -> str:
     failed = [f"{check.message} (fix: {check.fix})" if check.fix else check.message
               for check in checks if check.status == "fail"]
@@ -328,31 +349,45 @@ def readiness(options: Mapping[str, Any], check_mode: bool = False, environ: Map
     with session_factory(options, environ) as session:
         name, region, size, instances, group = check_inputs(options, session.cloud_name)
         session.warm_up(PIPELINE, "compute")
-        calls: dict[str, Callable[[], Any]] = {
-            f"provider {namespace}": (lambda namespace=namespace: provider_check(
-                session, namespace, register, check_mode, timeout, waiter))
-            for namespace in REQUIRED_PROVIDERS}
-        calls["usages"] = lambda: read_usages(session, region)
-        if group:
-            calls["scale set"] = lambda: read_scale_set(session, group, name)
+
+        def provider(namespace: str) -> tuple[Check, bool, tuple[str, str]]:
+            return provider_check(session, namespace, register, check_mode, timeout, waiter)
+
+        def compute() -> tuple[tuple[Check, bool, tuple[str, str]], dict[str, Any] | None]:
+            """Microsoft.Compute first: its usages and scale sets can be read only once it is registered."""
+            answer = provider(COMPUTE)
+            if _actual(answer, check_mode) != "Registered":
+                return answer, None
+            reads: dict[str, Callable[[], Any]] = {"usages": lambda: read_usages(session, region)}
+            if group:
+                reads["scale set"] = lambda: read_scale_set(session, group, name)
+            return answer, run_concurrently(reads)
+
+        calls: dict[str, Callable[[], Any]] = {COMPUTE: compute}
+        calls.update({namespace: (lambda namespace=namespace: provider(namespace))
+                      for namespace in REQUIRED_PROVIDERS if namespace != COMPUTE})
         answers = run_concurrently(calls)
-    providers = {namespace: answers[f"provider {namespace}"] for namespace in REQUIRED_PROVIDERS}
-    existing = answers.get("scale set")
+    answers[COMPUTE], reads = answers[COMPUTE]
+    providers = {namespace: answers[namespace] for namespace in REQUIRED_PROVIDERS}
     checks = [check for check, _, _ in providers.values()]
-    checks += quota_checks(answers["usages"], region, size, instances, existing)
-    if group:
-        checks.append(deployment_check(existing, group, name, region))
+    existing = None
+    if reads is None:
+        checks += not_read_checks(_actual(answers[COMPUTE], check_mode), bool(group))
+    else:
+        existing = reads.get("scale set")
+        checks += quota_checks(reads["usages"], region, size, instances, existing)
+        if group:
+            checks.append(deployment_check(existing, group, name, region))
     ready = not any(check.status == "fail" for check in checks)
     return {
         "changed": any(changed for _, changed, _ in providers.values()),
         "ready": ready,
         "checks": [asdict(check) for check in checks],
-        "providers": {namespace: states[0] if check_mode and changed else states[1]
-                      for namespace, (_, changed, states) in providers.items()},
+        "providers": {namespace: _actual(answer, check_mode) for namespace, answer in providers.items()},
         "diff": {"before": {"providers": {namespace: states[0] for namespace, (_, _, states) in providers.items()}},
                  "after": {"providers": {namespace: states[1] for namespace, (_, _, states) in providers.items()}}},
-        "vm": {"choice": str(options.get("vm_size") or "standard").lower(), "size": size.size, "vcpus": size.vcpus, "family": size.family, "instances": instances,
-               "required_vcpus": instances * size.vcpus},
+        "vm": {"choice": str(options.get("vm_size") or "standard").lower(), "size": size.size, "vcpus": size.vcpus,
+               "family": size.family, "instances": instances, "required_vcpus": instances * size.vcpus},
         "region": region,
         "resource_group": group,
         "existing_deployment": existing,

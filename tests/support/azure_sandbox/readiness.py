@@ -16,6 +16,9 @@ Shapes follow Microsoft's REST API examples (``../shared/azure-rest-examples``, 
   (VirtualMachineScaleSets_Get, 2025-11-01, ``compute_virtualmachinescalesets_get.json``) answers the
   scale set ``{name, id, type, location, tags, sku: {name, tier, capacity}, properties}``; 404
   ``ResourceGroupNotFound`` or ``ResourceNotFound`` otherwise.
+- Both compute reads answer 409 ``MissingSubscriptionRegistration`` while Microsoft.Compute is not
+  ``Registered``, as Resource Manager does (the message names the namespace in quotes, which
+  azure-mgmt-core's ``ARMAutoResourceProviderRegistrationPolicy`` reads to register it by itself).
 
 State (``sb.state["readiness"]``), loaded by the ``readiness`` seeder::
 
@@ -123,10 +126,19 @@ def register_provider(sb: AzureSandbox, request: Request, subscription: str, nam
 # Compute
 # ------------------------------------------------------------------------------------------------
 
+def _compute_precheck(sb: AzureSandbox, request: Request, subscription: str) -> Response | None:
+    problem = precheck(sb, request, subscription, COMPUTE_API_VERSION)
+    if problem is None and _current(sb, "Microsoft.Compute", reading=False) != "Registered":
+        return arm_error(409, "MissingSubscriptionRegistration",
+                         "The subscription is not registered to use namespace 'Microsoft.Compute'. See "
+                         "https://aka.ms/rps-not-found for how to register subscriptions.")
+    return problem
+
+
 @route("GET", _SUB + r"/providers/Microsoft\.Compute/locations/(?P<location>[^/]+)/usages")
 def list_usages(sb: AzureSandbox, request: Request, subscription: str, location: str) -> Response:
     """Usage_List."""
-    problem = precheck(sb, request, subscription, COMPUTE_API_VERSION)
+    problem = _compute_precheck(sb, request, subscription)
     if problem:
         return problem
     usages = {name: [current, limit] for name, _, current, limit in DEFAULT_USAGES}
@@ -161,7 +173,7 @@ def _scale_set(sb: AzureSandbox, item: dict[str, Any]) -> dict[str, Any]:
 @route("GET", _SUB + r"/resourceGroups/(?P<group>[^/]+)/providers/Microsoft\.Compute/virtualMachineScaleSets/(?P<name>[^/]+)")
 def get_scale_set(sb: AzureSandbox, request: Request, subscription: str, group: str, name: str) -> Response:
     """VirtualMachineScaleSets_Get (names compared case-insensitively, as ARM does)."""
-    problem = precheck(sb, request, subscription, COMPUTE_API_VERSION)
+    problem = _compute_precheck(sb, request, subscription)
     if problem:
         return problem
     if group.lower() not in _groups(sb):

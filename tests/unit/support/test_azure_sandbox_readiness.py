@@ -90,3 +90,12 @@ def test_scale_set_shape_and_not_found(azure_sandbox, get):
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "ResourceNotFound")
     no_group = get("GET", base.replace("rg-cmg", "rg-none") + "/cmg1", "2025-11-01")
     assert (no_group.status_code, no_group.json()["error"]["code"]) == (404, "ResourceGroupNotFound")
+
+
+def test_compute_reads_need_compute_registered(azure_sandbox, get):
+    azure_sandbox.seed({"readiness": {"providers": {"Microsoft.Compute": "Unregistered"}}})
+    for path in (f"{SUB}/providers/Microsoft.Compute/locations/westus/usages",
+                 f"{SUB}/resourceGroups/cmg-rg/providers/Microsoft.Compute/virtualMachineScaleSets/cmg1"):
+        answer = get("GET", path, "2025-11-01")
+        assert (answer.status_code, answer.json()["error"]["code"]) == (409, "MissingSubscriptionRegistration")
+        assert "'Microsoft.Compute'" in answer.json()["error"]["message"]

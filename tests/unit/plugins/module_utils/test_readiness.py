@@ -187,11 +187,33 @@ def test_existing_scale_set_reported_and_its_vcpus_counted(azure_sandbox, env):
 
 
 def test_reads_are_concurrent_with_one_token(azure_sandbox, env):
-    held = azure_sandbox.hold("GET", r".*/(providers/Microsoft\.[A-Za-z]+|usages|virtualMachineScaleSets/.*)",
-                              parties=6, timeout=5)
+    providers = azure_sandbox.hold("GET", r".*/providers/Microsoft\.[A-Za-z]+", parties=4, timeout=5)
+    compute = azure_sandbox.hold("GET", r".*/(usages|virtualMachineScaleSets/.*)", parties=2, timeout=5)
     result = _run(env, resource_group="rg-cmg")
-    assert (held.released, held.broken, result["ready"]) == (6, False, True)
-    assert len(azure_sandbox.token_requests()) == 1
+    assert (providers.released, providers.broken, compute.released, compute.broken) == (4, False, 2, False)
+    assert result["ready"] is True and len(azure_sandbox.token_requests()) == 1
+
+
+def test_compute_not_registered_is_not_read_nor_registered_behind_our_back(azure_sandbox, env):
+    """Azure answers compute reads 409 MissingSubscriptionRegistration until Microsoft.Compute is registered, and the
+    SDK pipeline would then register it by itself: the reads wait for the provider's answer."""
+    azure_sandbox.seed({"readiness": {"providers": {"Microsoft.Compute": "NotRegistered"}}})
+    result = _run(env, resource_group="rg-cmg")
+    assert [(c["name"], c["status"]) for c in result["checks"]] == [
+        ("provider Microsoft.Compute", "fail"), ("provider Microsoft.Network", "pass"),
+        ("provider Microsoft.Storage", "pass"), ("provider Microsoft.KeyVault", "pass"),
+        ("quota", "warn"), ("existing deployment", "warn")]
+    assert _check(result, "quota")["message"] == (
+        "the vCPU quota was not read: Microsoft.Compute is NotRegistered, and Azure answers compute reads only once it "
+        "is Registered")
+    assert [r.path for r in azure_sandbox.arm_requests() if "Microsoft.Compute/" in r.path or r.method == "POST"] == []
+    checked = _run(env, check_mode=True, register=True)
+    assert (checked["changed"], checked["providers"]["Microsoft.Compute"]) == (True, "NotRegistered")
+    assert [r for r in azure_sandbox.arm_requests() if r.method == "POST" or "usages" in r.path] == []
+    registered = _run(env, register=True)
+    assert (registered["ready"], _check(registered, "quota standardAv2Family")["status"]) == (True, "pass")
+    assert [r.path for r in azure_sandbox.arm_requests() if r.method == "POST"] == [
+        f"{SUB}/providers/Microsoft.Compute/register"]
 
 
 def test_throttling_is_retried_and_forbidden_names_the_permission(azure_sandbox, env):
