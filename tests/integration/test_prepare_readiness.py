@@ -84,23 +84,28 @@ def test_register_providers_then_a_second_run_changes_nothing(azure_sandbox: Azu
                                              and "register" in r.path] == []
 
 
-def test_quota_and_a_name_in_another_resource_group(azure_sandbox: AzureSandbox, contoso_pki: Pki,
-                                                    tmp_path: Path) -> None:
+def test_quota_stops_the_role_and_a_name_in_another_resource_group_is_taken(
+        azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
     azure_sandbox.seed({**ZONE,
                         "names": {"public_ips": [{"name": "cmg-pip", "resource_group": "rg-other", "location": "westus",
                                                   "label": "granitefalls"}]},
                         "readiness": {"usages": {"westus": {"standardAv2Family": [0, 20]}}}})
     report_dir = tmp_path / "report"
-    run = run_playbook(PLAYBOOK, extra_vars=_vars(contoso_pki, report_dir, cmg_resource_group="rg-cmg",
-                                                  cmg_vm_size="large", cmg_vm_instances=16), env=azure_sandbox.env())
-    assert run.rc == 2
-    assert azure_sandbox.writes() == []
-    message = run.result(STOP_TASK)["msg"]
+    too_big = run_playbook(PLAYBOOK, extra_vars=_vars(contoso_pki, report_dir, cmg_resource_group="rg-cmg",
+                                                      cmg_vm_size="large", cmg_vm_instances=16), env=azure_sandbox.env())
+    assert too_big.rc == 2
+    message = too_big.result(STOP_TASK)["msg"]
     assert ("16 x Standard_A4_v2 (4 vCPUs each) = 64 vCPUs in westus do not fit the family quota: Standard Av2 Family "
             "vCPUs (standardAv2Family): 0 of 20 in use, 20 free") in message
     assert "https://learn.microsoft.com/azure/quotas/per-vm-quota-requests" in message
+    assert [check["id"] for check in report_json(report_dir)["to_fix"]] == ["readiness.quota_standardAv2Family"]
+    assert azure_sandbox.writes() == []
+    fits = run_playbook(PLAYBOOK, extra_vars=_vars(contoso_pki, report_dir, cmg_resource_group="rg-cmg",
+                                                   cmg_vm_size="large", cmg_vm_instances=5), env=azure_sandbox.env())
+    assert fits.rc == 2  # the verdict: the label is this subscription's, but in another resource group
+    assert fits.status(READINESS_TASK) == "ok" and fits.result(READINESS_TASK)["ready"] is True
     report = report_json(report_dir)
-    assert [check["id"] for check in report["to_fix"]] == ["availability.dns_label",
-                                                           "readiness.quota_standardAv2Family"]
+    assert [check["id"] for check in report["to_fix"]] == ["availability.dns_label"]
     assert report["to_fix"][0]["message"].startswith(
         f"granitefalls.westus.cloudapp.azure.com is held by this subscription's resource {SUB}/resourceGroups/rg-other/")
+    assert azure_sandbox.writes() == []  # the CNAME is not written for names that are not available
