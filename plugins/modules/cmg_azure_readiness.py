@@ -27,8 +27,8 @@ description:
     or a re-run shows C(existing deployment found); the names it holds are this CMG's own.
   - The task does not fail when a check fails - test RV(ready). It changes something only with O(register=true) and
     a provider that is not registered; in check mode it only says so.
-  - The reads run concurrently with one token; 429 and 5xx answers are retried (see the C(configmgr.cmg.azure) doc
-    fragment).
+  - The reads run concurrently with one token (the compute reads once C(Microsoft.Compute) answered C(Registered));
+    429 and 5xx answers are retried (see the C(configmgr.cmg.azure) doc fragment).
 author:
   - configmgr.cmg contributors (@configmgr)
 extends_documentation_fragment:
@@ -130,6 +130,9 @@ checks:
     - One entry per finding, in this order - one per resource provider (C(provider Microsoft.Compute), ...), the
       regional and the family vCPU quota (C(quota cores), C(quota standardAv2Family)), and with O(resource_group)
       C(existing deployment).
+    - While C(Microsoft.Compute) is not registered the compute usages and scale sets cannot be read (Azure answers
+      409, and the Azure SDK would register the provider by itself), so they are not asked for - one C(quota) row
+      (and C(existing deployment)) warns instead.
     - C(status) is C(pass), C(warn) or C(fail); C(fix) says what to do, or is null.
   returned: success
   type: list
