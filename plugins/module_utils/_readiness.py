@@ -100,6 +100,20 @@ class Check:
 
 
 @dataclass
+class ProviderAnswer:
+    """One provider's row, whether the task registered it (or would), and its state before and after."""
+
+    check: Check
+    changed: bool
+    before: str
+    after: str  # in check mode: as predicted
+
+    def now(self, check_mode: bool) -> str:
+        """The state now (in check mode the state before, as nothing was sent)."""
+        return self.before if check_mode and self.changed else self.after
+
+
+@dataclass
 class Waiter:
     """How ``register`` waits: ``clock()`` in seconds and ``sleep(seconds)``, both injectable."""
 
@@ -182,30 +196,31 @@ def wait_registered(session: AzureSession, namespace: str, timeout: float, waite
 
 
 def provider_check(session: AzureSession, namespace: str, register: bool, check_mode: bool, timeout: float,
-                   waiter: Waiter) -> tuple[Check, bool, tuple[str, str]]:
-    """(check, changed, (state before, state after)) of one provider; after as predicted in check mode."""
+                   waiter: Waiter) -> ProviderAnswer:
+    """One provider's answer; in check mode ``after`` is the predicted state."""
     name = f"provider {namespace}"
     before = state = provider_state(session, namespace)
     if state == "Registered":
-        return Check(name, "pass", f"{namespace} is Registered"), False, (before, state)
+        return ProviderAnswer(Check(name, "pass", f"{namespace} is Registered"), False, before, state)
     if register and check_mode and state != "Registering":
-        return (Check(name, "warn", f"{namespace} is {state}: it would be registered (check mode)",
-                      _register_fix(session, namespace)), True, (before, "Registered"))
+        row = Check(name, "warn", f"{namespace} is {state}: it would be registered (check mode)",
+                    _register_fix(session, namespace))
+        return ProviderAnswer(row, True, before, "Registered")
     changed = False
     if register and state != "Registering":
         state, changed = register_provider(session, namespace, timeout, waiter), True
     elif register:
         state = wait_registered(session, namespace, timeout, waiter)
     if state == "Registered":  # the same message as on a re-run: the report of the next run stays the same
-        return Check(name, "pass", f"{namespace} is Registered"), changed, (before, state)
-    if state == "Registering":
-        waited = f" after {timeout:g} s" if register else ""
-        return (Check(name, "warn", f"{namespace} is {'still ' if register else ''}Registering{waited}: the deployment "
-                                    "fails until it is "
-                                    "Registered (usually a few minutes)",
-                      f"az provider show --namespace {namespace} --query registrationState"), changed, (before, state))
-    return (Check(name, "fail", f"{namespace} is {state} in subscription {session.subscription_id}: a CMG deployment "
-                                "needs it Registered", _register_fix(session, namespace)), changed, (before, state))
+        row = Check(name, "pass", f"{namespace} is Registered")
+    elif state == "Registering":
+        waited = f"still Registering after {timeout:g} s" if register else "Registering"
+        row = Check(name, "warn", f"{namespace} is {waited}: the deployment fails until it is Registered (usually a few "
+                                  "minutes)", f"az provider show --namespace {namespace} --query registrationState")
+    else:
+        row = Check(name, "fail", f"{namespace} is {state} in subscription {session.subscription_id}: a CMG deployment "
+                                  "needs it Registered", _register_fix(session, namespace))
+    return ProviderAnswer(row, changed, before, state)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -312,12 +327,6 @@ def deployment_check(existing: Mapping[str, Any] | None, group: str, name: str, 
 # The module's work
 # ------------------------------------------------------------------------------------------------
 
-def _actual(answer: tuple[Check, bool, tuple[str, str]], check_mode: bool) -> str:
-    """A provider's state now (in check mode, not the predicted one)."""
-    _, changed, (before, after) = answer
-    return before if check_mode and changed else after
-
-
 def not_read_checks(compute_state: str, with_group: bool) -> list[Check]:
     """The quota (and scale set) rows when Microsoft.Compute is not registered, so nothing of it could be read."""
     why = f"not read: Microsoft.Compute is {compute_state}, and Azure answers compute reads only once it is Registered"
@@ -350,13 +359,13 @@ def readiness(options: Mapping[str, Any], check_mode: bool = False, environ: Map
         name, region, size, instances, group = check_inputs(options, session.cloud_name)
         session.warm_up(PIPELINE, "compute")
 
-        def provider(namespace: str) -> tuple[Check, bool, tuple[str, str]]:
+        def provider(namespace: str) -> ProviderAnswer:
             return provider_check(session, namespace, register, check_mode, timeout, waiter)
 
-        def compute() -> tuple[tuple[Check, bool, tuple[str, str]], dict[str, Any] | None]:
+        def compute() -> tuple[ProviderAnswer, dict[str, Any] | None]:
             """Microsoft.Compute first: its usages and scale sets can be read only once it is registered."""
             answer = provider(COMPUTE)
-            if _actual(answer, check_mode) != "Registered":
+            if answer.now(check_mode) != "Registered":
                 return answer, None
             reads: dict[str, Callable[[], Any]] = {"usages": lambda: read_usages(session, region)}
             if group:
@@ -369,10 +378,10 @@ def readiness(options: Mapping[str, Any], check_mode: bool = False, environ: Map
         answers = run_concurrently(calls)
     answers[COMPUTE], reads = answers[COMPUTE]
     providers = {namespace: answers[namespace] for namespace in REQUIRED_PROVIDERS}
-    checks = [check for check, _, _ in providers.values()]
+    checks = [answer.check for answer in providers.values()]
     existing = None
     if reads is None:
-        checks += not_read_checks(_actual(answers[COMPUTE], check_mode), bool(group))
+        checks += not_read_checks(answers[COMPUTE].now(check_mode), bool(group))
     else:
         existing = reads.get("scale set")
         checks += quota_checks(reads["usages"], region, size, instances, existing)
@@ -380,12 +389,12 @@ def readiness(options: Mapping[str, Any], check_mode: bool = False, environ: Map
             checks.append(deployment_check(existing, group, name, region))
     ready = not any(check.status == "fail" for check in checks)
     return {
-        "changed": any(changed for _, changed, _ in providers.values()),
+        "changed": any(answer.changed for answer in providers.values()),
         "ready": ready,
         "checks": [asdict(check) for check in checks],
-        "providers": {namespace: _actual(answer, check_mode) for namespace, answer in providers.items()},
-        "diff": {"before": {"providers": {namespace: states[0] for namespace, (_, _, states) in providers.items()}},
-                 "after": {"providers": {namespace: states[1] for namespace, (_, _, states) in providers.items()}}},
+        "providers": {namespace: answer.now(check_mode) for namespace, answer in providers.items()},
+        "diff": {"before": {"providers": {namespace: answer.before for namespace, answer in providers.items()}},
+                 "after": {"providers": {namespace: answer.after for namespace, answer in providers.items()}}},
         "vm": {"choice": str(options.get("vm_size") or "standard").lower(), "size": size.size, "vcpus": size.vcpus,
                "family": size.family, "instances": instances, "required_vcpus": instances * size.vcpus},
         "region": region,

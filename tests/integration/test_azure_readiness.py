@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 
 MODULE = "configmgr.cmg.cmg_azure_readiness"
 SUB = "/subscriptions/00000000-1111-2222-3333-444444444444"
-SUBSCRIPTION = SUB.split("/")[-1]
+SUBSCRIPTION = SUB.rsplit("/", maxsplit=1)[-1]
 
 
 def _task(name, **args):

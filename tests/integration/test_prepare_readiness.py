@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 __all__ = ["contoso_pki"]  # the module-scoped fixture, shared with test_prepare
 
 SUB = "/subscriptions/00000000-1111-2222-3333-444444444444"
-SUBSCRIPTION = SUB.split("/")[-1]
+SUBSCRIPTION = SUB.rsplit("/", maxsplit=1)[-1]
 READINESS_TASK = ROLE + "Check that the subscription can deploy the CMG (resource providers, VM quota, an existing CMG)"
 STOP_TASK = ROLE + "Stop with the message of the failed step"
 ZONE = {"dns": {"zones": [{"name": "contoso.com", "resourceGroup": "rg-dns"}]}}

@@ -51,7 +51,7 @@ DEFAULT_USAGES = (
     ("standardBSFamily", "Standard BS Family vCPUs", 0, 100),
     ("standardDSv3Family", "Standard DSv3 Family vCPUs", 0, 100),
 )
-_LABELS = {name: label for name, label, _, _ in DEFAULT_USAGES}
+_LABELS = {usage[0]: usage[1] for usage in DEFAULT_USAGES}
 
 
 def _state(sb: AzureSandbox) -> dict[str, Any]:
@@ -141,7 +141,7 @@ def list_usages(sb: AzureSandbox, request: Request, subscription: str, location:
     problem = _compute_precheck(sb, request, subscription)
     if problem:
         return problem
-    usages = {name: [current, limit] for name, _, current, limit in DEFAULT_USAGES}
+    usages = {usage[0]: [usage[2], usage[3]] for usage in DEFAULT_USAGES}
     usages.update(_state(sb)["usages"].get(_region(location), {}))
     return Response(200, {"value": [{"unit": "Count", "currentValue": current, "limit": limit,
                                      "name": {"value": name, "localizedValue": _LABELS.get(name, name)}}
@@ -149,11 +149,13 @@ def list_usages(sb: AzureSandbox, request: Request, subscription: str, location:
 
 
 def _groups(sb: AzureSandbox) -> set[str]:
+    """Every resource group that exists: seeded ones and those of every seeded resource."""
     names = sb.state.get("names", {})
-    items = [*_state(sb)["scale_sets"], *(item for key in ("public_ips", "vaults", "storage_accounts")
-                                          for item in names.get(key, []))]
-    return {g.lower() for g in _state(sb)["resource_groups"]} | {str(i.get("resource_group", "cmg-rg")).lower()
-                                                                   for i in items}
+    items = list(_state(sb)["scale_sets"])
+    for key in ("public_ips", "vaults", "storage_accounts"):
+        items.extend(names.get(key, []))
+    groups = {str(item.get("resource_group", "cmg-rg")).lower() for item in items}
+    return groups | {group.lower() for group in _state(sb)["resource_groups"]}
 
 
 def _scale_set(sb: AzureSandbox, item: dict[str, Any]) -> dict[str, Any]:

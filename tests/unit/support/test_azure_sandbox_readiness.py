@@ -30,8 +30,8 @@ def _example(name: str) -> dict:
 def _keys(value, prefix=""):
     """Every key path of a JSON value (list items merged)."""
     if isinstance(value, dict):
-        return {f"{prefix}{key}" for key in value} | {path for key, item in value.items()
-                                                     for path in _keys(item, f"{prefix}{key}.")}
+        nested = {path for key, item in value.items() for path in _keys(item, f"{prefix}{key}.")}
+        return {f"{prefix}{key}" for key in value} | nested
     if isinstance(value, list):
         return {path for item in value for path in _keys(item, f"{prefix}[].")}
     return set()
@@ -62,7 +62,8 @@ def test_provider_get_and_register(azure_sandbox, get):
     assert answer.json()["registrationState"] == "NotRegistered"
     registered = get("POST", f"{SUB}/providers/Microsoft.KeyVault/register", "2025-04-01")
     assert (registered.status_code, registered.json()["registrationState"]) == (200, "Registering")
-    states = [get("GET", f"{SUB}/providers/Microsoft.KeyVault", "2025-04-01").json()["registrationState"] for _ in range(2)]
+    states = [get("GET", f"{SUB}/providers/Microsoft.KeyVault", "2025-04-01").json()["registrationState"]
+              for _read in range(2)]
     assert states == ["Registering", "Registered"]
     assert get("GET", f"{SUB}/providers/Microsoft.KeyVault", "2021-04-01").json()["error"]["code"] == "InvalidApiVersionParameter"
 

@@ -11,7 +11,7 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._readiness import (
 
 SUB = "/subscriptions/00000000-1111-2222-3333-444444444444"
 VMSS = f"{SUB}/resourceGroups/rg-cmg/providers/Microsoft.Compute/virtualMachineScaleSets/granitefalls"
-FIX = (f"az provider register --namespace Microsoft.KeyVault --subscription {SUB.split('/')[-1]}, or set register: true "
+FIX = (f"az provider register --namespace Microsoft.KeyVault --subscription {SUB.rsplit('/', maxsplit=1)[-1]}, or set register: true "
        "(role: cmg_register_providers: true)")
 
 
@@ -74,7 +74,7 @@ def test_provider_states(azure_sandbox, env, state, status):
     assert (check["status"], result["ready"], result["providers"]["Microsoft.KeyVault"]) == (status, status != "fail", state)
     if status == "fail":
         assert check == {"name": "provider Microsoft.KeyVault", "status": "fail", "fix": FIX,
-                         "message": f"Microsoft.KeyVault is {state} in subscription {SUB.split('/')[-1]}: a CMG "
+                         "message": f"Microsoft.KeyVault is {state} in subscription {SUB.rsplit('/', maxsplit=1)[-1]}: a CMG "
                                     "deployment needs it Registered"}
         assert result["msg"] == f"the subscription cannot deploy the CMG: {check['message']} (fix: {FIX})"
     else:
@@ -248,5 +248,5 @@ def test_bad_input(options, message):
 def test_inputs_from_service_name():
     assert check_inputs({"service_name": "GraniteFalls.contoso.com", "region": "West US", "vm_size": "lab",
                          "vm_instances": 3, "resource_group": " rg-cmg "})[:2] == ("granitefalls", "westus")
-    name, _, size, instances, group = check_inputs({"service_name": "*.contoso.com", "prefix": "Cmg1", "region": "westus"})
+    name, _region, size, instances, group = check_inputs({"service_name": "*.contoso.com", "prefix": "Cmg1", "region": "westus"})
     assert (name, size.size, instances, group) == ("cmg1", "Standard_A2_v2", 1, None)
