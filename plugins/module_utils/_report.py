@@ -194,6 +194,20 @@ def availability_checks(result: dict[str, Any], _context: Context = Context()) -
     return checks + _failure_check("availability", result, checks)
 
 
+def readiness_checks(result: dict[str, Any], _context: Context = Context()) -> list[Check]:
+    """Checks from a ``cmg_azure_readiness`` result: its ``checks`` as they are, the fix added to the message."""
+    checks: list[Check] = []
+    for entry in result.get("checks") or []:
+        name = str(entry.get("name", "check"))
+        status = str(entry.get("status"))
+        message = str(entry.get("message") or "")
+        if entry.get("fix"):
+            message = f"{message}; fix: {entry['fix']}"
+        checks.append(_check("readiness", name.replace(" ", "_"), f"Readiness: {name}",
+                             status if status in ("pass", "warn", "fail") else "fail", message))
+    return checks + _failure_check("readiness", result, checks)
+
+
 def _record_text(record: dict[str, Any]) -> str:
     return (f"{record.get('fqdn')} CNAME {record.get('target')} (TTL {record.get('ttl')}, zone {record.get('zone')}, "
             f"{record.get('provider')})")
@@ -401,6 +415,7 @@ class Step:
     checks: Callable[[dict[str, Any], Context], list[Check]]
     result_of: Callable[[dict[str, Any]], Any] | None = None
     depends_on: str | None = None
+    optional: bool = False  # reported only with a result or a reason, or as not run after a failure before it
 
     def result(self, results: dict[str, Any]) -> Any:
         """The result this step is judged on, from all the step results."""
@@ -423,6 +438,7 @@ def register_step(step: Step, after: str | None = None) -> None:
 
 for _step in (Step("certificate", "Certificate", certificate_checks),
               Step("names", "Names", names_checks),
+              Step("readiness", "Deployment readiness", readiness_checks, optional=True),
               Step("availability", "Name availability", availability_checks),
               Step("dns", "DNS record", dns_checks),
               Step("propagation", "DNS propagation", propagation_checks, _propagation_result, depends_on="dns")):
@@ -540,6 +556,8 @@ def build_report(results: dict[str, Any], skipped: dict[str, str] | None = None,
     past_failure = bool(stop and not stop["step"])
     for step in STEP_REGISTRY.values():
         result = step.result(clean)
+        if step.optional and result is None and step.name not in skipped and not past_failure:
+            continue
         reason = _skip_reason(step, result, skipped, clean, default_reason or DEFAULT_SKIP_REASON)
         changed, existed = changes.get(step.name, (False, False))
         context = Context(check_mode=check_mode, changed=changed, existed=existed, records=records.get(step.name, ()))
@@ -634,6 +652,12 @@ def wizard_values(results: dict[str, Any]) -> dict[str, Any]:
         "certificate_thumbprint": cert.get("thumbprint"),
         "certificate_expires": cert.get("not_after"),
     }
+    readiness = results.get("readiness") or {}
+    if isinstance(readiness.get("vm"), dict):
+        values["vm_size"] = f"{str(readiness['vm'].get('choice', '')).capitalize()} ({readiness['vm'].get('size')})"
+        values["vm_instances"] = readiness["vm"].get("instances")
+    if readiness.get("resource_group"):
+        values["resource_group"] = readiness["resource_group"]
     if names.get("cname_required") is False:
         values["cname"] = "not needed: the service name is the deployment name"
     elif names.get("service_name") and names.get("deployment_name"):
@@ -649,6 +673,9 @@ WIZARD_LABELS = (
     ("region", "Region"),
     ("service_name", "Service name (the certificate's common name)"),
     ("deployment_name", "Deployment name (shown by the wizard, must match)"),
+    ("resource_group", "Resource group"),
+    ("vm_size", "VM size"),
+    ("vm_instances", "VM instances"),
     ("cname", "DNS record"),
     ("certificate_thumbprint", "Certificate thumbprint"),
     ("certificate_expires", "Certificate expires"),

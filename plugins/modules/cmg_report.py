@@ -67,6 +67,11 @@ options:
     description:
       - The registered result of M(configmgr.cmg.cmg_name_available).
     type: dict
+  readiness:
+    description:
+      - The registered result of M(configmgr.cmg.cmg_azure_readiness); each of its C(checks) is a row, its C(fix)
+        added to the message. Its VM size, instance count and resource group go to the wizard values.
+    type: dict
   dns:
     description:
       - The registered result of M(configmgr.cmg.cmg_cname); its C(propagation) is reported as its own step, and
@@ -80,8 +85,8 @@ options:
     default: {}
   skip_reasons:
     description:
-      - Why a step did not run by decision, by step - V(certificate), V(names), V(availability), V(dns) or
-        V(propagation).
+      - Why a step did not run by decision, by step - V(certificate), V(names), V(availability), V(readiness),
+        V(dns) or V(propagation).
       - A step with neither a result nor a reason gets O(default_skip_reason), or V(not_run) after a failure.
     type: dict
     default: {}
@@ -255,7 +260,7 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._vocabulary import r
 from ansible_collections.configmgr.cmg.plugins.module_utils._report import (
     DEFAULT_SKIP_REASON, FAIL_ON, ReportError, build_report, plan_report, report_name, stop_message)
 
-STEP_OPTIONS = ("certificate", "names", "availability", "dns")
+STEP_OPTIONS = ("certificate", "names", "availability", "readiness", "dns")
 
 
 def main() -> None:
@@ -271,6 +276,7 @@ def main() -> None:
             "certificate": {"type": "dict"},
             "names": {"type": "dict"},
             "availability": {"type": "dict"},
+            "readiness": {"type": "dict"},
             "dns": {"type": "dict"},
             "steps": {"type": "dict", "default": {}},
             "skip_reasons": {"type": "dict", "default": {}},

@@ -266,3 +266,31 @@ def test_statuses_are_the_known_ones():
     assert [NameStatus("x", status).status for status in STATUSES] == list(STATUSES)
     with pytest.raises(ValueError, match="unknown name status 'free'"):
         NameStatus("x", "free")
+
+
+def test_owned_only_in_the_cmg_resource_group(azure_sandbox, env):
+    azure_sandbox.seed({"names": {
+        "public_ips": [{"name": "ourcmg-pip", "resource_group": "rg-cmg", "location": "westus", "label": "ourcmg"}],
+        "vaults": [{"name": "ourcmg", "resource_group": "rg-other", "location": "westus"}],
+        "storage_accounts": [{"name": "ourcmg", "resource_group": "RG-CMG", "location": "westus"}],
+    }})
+    options = {"prefix": "ourcmg", "region": "westus", "content_enabled": True}
+    scoped = name_availability(dict(options, resource_group="rg-cmg"), env)
+    assert (scoped["available"], _statuses(scoped)) == (
+        False, {"dns_label": "owned", "key_vault": "taken", "storage_account": "owned"})
+    vault_id = f"{SUB}/resourceGroups/rg-other/providers/Microsoft.KeyVault/vaults/ourcmg"
+    assert scoped["resources"]["key_vault"] == {
+        "name": "ourcmg", "status": "taken", "reason": "AlreadyExists", "resource_id": vault_id,
+        "message": f"the Key Vault name 'ourcmg' is held by this subscription's resource {vault_id}, outside the CMG's "
+                   "resource group rg-cmg: choose another prefix, or set resource_group to rg-other if that is this "
+                   "CMG's group"}
+    assert scoped["resources"]["storage_account"]["message"] == (
+        "the storage account ourcmg belongs to this subscription, in the CMG's resource group RG-CMG")
+    assert (scoped["resource_group"], scoped["ownership_scope"]) == ("rg-cmg", "resource group rg-cmg")
+    assert scoped["msg"] == "CMG names not available: key_vault 'ourcmg' is taken"
+    unscoped = name_availability(options, env)
+    assert (unscoped["available"], set(_statuses(unscoped).values())) == (True, {"owned"})
+    assert unscoped["resources"]["key_vault"]["message"] == "the Key Vault ourcmg belongs to this subscription"
+    assert unscoped["resource_group"] is None
+    assert unscoped["ownership_scope"].startswith("subscription: no resource_group given, so a resource of the name in "
+                                                  "any resource group of this subscription counts as owned")

@@ -455,7 +455,7 @@ def test_verdict_is_the_worst_check(check_statuses, expected) -> None:
 def test_a_failed_step_fails_the_report_and_later_steps_are_not_run(step) -> None:
     """The issue-9 case: a step that errored without a result (an assert or a set_fact that raised), every step
     after it absent. Before, all of them were ``skip`` and the status ``pass``."""
-    order = ["certificate", "names", "availability", "dns"]
+    order = list(_report.STEP_REGISTRY)  # certificate, names, readiness, availability, dns, propagation
     results = {name: result for name, result in full_results().items() if order.index(name) < order.index(step)}
     failure = {"step": step, "task": "Some task", "msg": "it broke"}
     report = build_report(results, failure=failure)
@@ -464,7 +464,7 @@ def test_a_failed_step_fails_the_report_and_later_steps_are_not_run(step) -> Non
     for check in report["checks"]:
         by_step.setdefault(check["step"], []).append(check["status"])
     assert "fail" in by_step[step]
-    later = order[order.index(step) + 1:] + ["propagation"]
+    later = order[order.index(step) + 1:]
     assert all(by_step[name] == ["not_run"] for name in later)
     assert "skip" not in {status for statuses_ in by_step.values() for status in statuses_}
     assert report["not_run"] == {name: "not run: the role stopped at 'Some task'" for name in later}
@@ -576,19 +576,20 @@ def test_written_then_failed_in_the_old_shape_is_not_a_skip() -> None:
 def test_a_registered_step_is_judged_by_the_same_verdict(monkeypatch) -> None:
     monkeypatch.setattr(_report, "STEP_REGISTRY", dict(_report.STEP_REGISTRY))
 
-    def readiness_checks(result, _context):
-        return [_report._check("readiness", name, f"Readiness: {name}", "pass" if ok else "fail", name)
+    def backup_checks(result, _context):
+        return [_report._check("backup", name, f"Backup: {name}", "pass" if ok else "fail", name)
                 for name, ok in sorted(result["checks"].items())]
 
-    register_step(Step("readiness", "Subscription readiness", readiness_checks), after="availability")
-    assert list(_report.STEP_REGISTRY) == ["certificate", "names", "availability", "readiness", "dns", "propagation"]
-    report = build_report(full_results(readiness={"checks": {"providers": True, "quota": False}}))
-    assert statuses(report)["readiness.quota"] == "fail"
+    register_step(Step("backup", "Site backup", backup_checks), after="availability")
+    assert list(_report.STEP_REGISTRY) == ["certificate", "names", "readiness", "availability", "backup", "dns",
+                                           "propagation"]
+    report = build_report(full_results(backup={"checks": {"providers": True, "quota": False}}))
+    assert statuses(report)["backup.quota"] == "fail"
     assert report["status"] == "fail"
     skipped = build_report(full_results(), failure={"step": "availability", "task": "t", "msg": "m"})
-    assert statuses(skipped)["readiness.not_run"] == "not_run"
+    assert statuses(skipped)["backup.not_run"] == "not_run"
     with pytest.raises(ValueError, match="exists already"):
-        register_step(Step("dns", "again", readiness_checks))
+        register_step(Step("dns", "again", backup_checks))
 
 
 # ---------------------------------------------------------------------------------------------
