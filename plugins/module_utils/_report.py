@@ -831,6 +831,34 @@ def report_paths(directory: str, name: str = DEFAULT_NAME) -> dict[str, str]:
     return {kind: os.path.join(directory, name + suffix) for kind, suffix in KINDS.items()}
 
 
+_SYMBOLIC_CLAUSE = re.compile(r"[ugoa]*([-+=][rwxXstugo]*)+")
+
+
+def mode_problem(mode: Any) -> str | None:
+    """One line when the report ``mode`` asks for more than permission bits (setuid, setgid, sticky), else None.
+
+    Octal (``"0640"``, ``"7777"``, an integer) must stay within ``0o777``; a symbolic mode (``u=rw,g=r``) must not
+    name ``s`` or ``t``. Any other syntax is left to Ansible's own mode check, which words it.
+    """
+    if mode is None:
+        return None
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        bits = mode
+    elif isinstance(mode, str) and re.fullmatch(r"0?o?[0-7]{1,5}", mode.strip()):
+        bits = int(mode.strip().replace("o", ""), 8)
+    elif isinstance(mode, str) and all(_SYMBOLIC_CLAUSE.fullmatch(part) for part in mode.split(",")):
+        if any(letter in re.sub(r"^[ugoa]*", "", part) for part in mode.split(",") for letter in "st"):
+            return (f"mode {mode!r} sets setuid, setgid or the sticky bit: the report files take permission bits only "
+                    "(r, w, x for u, g, o)")
+        return None
+    else:
+        return None
+    if bits & ~0o777:
+        return (f"mode {oct(bits)[2:].zfill(4) if isinstance(mode, int) else mode.strip()!r} sets setuid, setgid or "
+                "the sticky bit: the report files take permission bits only (0000 to 0777)")
+    return None
+
+
 def utc_timestamp(now: datetime | None = None) -> str:
     """The generation time, ISO 8601 UTC to the second: ``2026-01-31T12:00:00Z``."""
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)

@@ -118,7 +118,8 @@ options:
     default: module
   mode:
     description:
-      - The permissions of the report files, as for M(ansible.builtin.file) (octal string or symbolic).
+      - The permissions of the report files, as for M(ansible.builtin.file) (octal string or symbolic), permission
+        bits only - a mode with setuid, setgid or the sticky bit (V(7777), V(u+s)) is refused.
     type: raw
     default: '0600'
 notes:
@@ -258,7 +259,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 from ansible_collections.configmgr.cmg.plugins.module_utils._vocabulary import role_words
 from ansible_collections.configmgr.cmg.plugins.module_utils._report import (
-    DEFAULT_SKIP_REASON, FAIL_ON, ReportError, build_report, plan_report, report_name, stop_message)
+    DEFAULT_SKIP_REASON, FAIL_ON, ReportError, build_report, mode_problem, plan_report, report_name, stop_message)
 
 STEP_OPTIONS = ("certificate", "names", "availability", "readiness", "dns")
 
@@ -327,6 +328,9 @@ def _write(module: AnsibleModule, paths: dict, contents: dict) -> None:
 
 def _report(module: AnsibleModule) -> dict:
     params = module.params
+    problem = mode_problem(params["mode"])
+    if problem:
+        raise ReportError(problem)
     results = {step: params[step] for step in STEP_OPTIONS if params[step] is not None}
     results.update({str(step): result for step, result in (params["steps"] or {}).items() if result is not None})
     report = build_report(results, params["skip_reasons"], params["default_skip_reason"], failure=params["failure"],

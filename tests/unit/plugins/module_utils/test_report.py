@@ -689,3 +689,15 @@ def test_one_looped_record_keeps_the_single_record_ids() -> None:
     """The role passes ``results[0]`` for one record; a loop result of one item gives the same rows."""
     item = record_item(0, "azure_dns", propagation=[{"server": "ns", "answer": TARGET_NAME, "ok": True}])
     assert statuses(build_report(full_results(dns=looped(item)))) == statuses(build_report(full_results(dns=item)))
+
+
+@pytest.mark.parametrize(("mode", "refused"), [
+    ("0600", False), ("0640", False), ("640", False), ("0777", False), (0o640, False), ("u=rw,g=r", False),
+    ("a+rX", False), (None, False), ("rw-r", False),  # Ansible's own check words the last one
+    ("7777", True), ("4755", True), ("02750", True), ("1777", True), (0o4755, True), ("u+s", True), ("g=rws", True),
+    ("+t", True), ("u=rw,o+t", True)])
+def test_mode_takes_permission_bits_only(mode, refused) -> None:
+    problem = _report.mode_problem(mode)
+    assert (problem is not None) is refused
+    if refused:
+        assert "setuid, setgid or the sticky bit" in problem and "\n" not in problem
