@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
-from ansible_collections.configmgr.cmg.plugins.module_utils import _certificate, _report
+from ansible_collections.configmgr.cmg.plugins.module_utils import _certificate, _report, _report_model
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import derive_names
 from ansible_collections.configmgr.cmg.plugins.module_utils._report import (
     FILES, ReportError, Step, build_report, plan_report, register_step, render_json, render_junit, render_markdown,
@@ -574,14 +574,14 @@ def test_written_then_failed_in_the_old_shape_is_not_a_skip() -> None:
 
 
 def test_a_registered_step_is_judged_by_the_same_verdict(monkeypatch) -> None:
-    monkeypatch.setattr(_report, "STEP_REGISTRY", dict(_report.STEP_REGISTRY))
+    monkeypatch.setattr(_report_model, "STEP_REGISTRY", dict(_report_model.STEP_REGISTRY))
 
     def backup_checks(result, _context):
         return [_report._check("backup", name, f"Backup: {name}", "pass" if ok else "fail", name)
                 for name, ok in sorted(result["checks"].items())]
 
     register_step(Step("backup", "Site backup", backup_checks), after="availability")
-    assert list(_report.STEP_REGISTRY) == ["certificate", "names", "readiness", "availability", "backup", "dns",
+    assert list(_report_model.STEP_REGISTRY) == ["certificate", "names", "readiness", "availability", "backup", "dns",
                                            "propagation"]
     report = build_report(full_results(backup={"checks": {"providers": True, "quota": False}}))
     assert statuses(report)["backup.quota"] == "fail"
