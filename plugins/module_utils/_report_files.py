@@ -61,7 +61,9 @@ def mode_problem(mode: Any) -> str | None:
     """
     if mode is None:
         return None
-    if isinstance(mode, int) and not isinstance(mode, bool):
+    if isinstance(mode, bool):
+        return f"mode {mode!r} is not a mode: give permission bits in octal (0640) or symbolic (u=rw,g=r) form"
+    if isinstance(mode, int):
         bits = mode
     elif isinstance(mode, str) and re.fullmatch(r"0?o?[0-7]{1,5}", mode.strip()):
         bits = int(mode.strip().replace("o", ""), 8)

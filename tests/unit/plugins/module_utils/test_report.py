@@ -701,3 +701,8 @@ def test_mode_takes_permission_bits_only(mode, refused) -> None:
     assert (problem is not None) is refused
     if refused:
         assert "setuid, setgid or the sticky bit" in problem and "\n" not in problem
+
+
+def test_a_boolean_is_no_mode() -> None:
+    """YAML's ``mode: yes`` would reach Ansible as 1 (mode 0001): refused with one line."""
+    assert _report.mode_problem(True).startswith("mode True is not a mode: ")
