@@ -58,7 +58,6 @@ class ReportError(CmgError):
     """The report cannot be written (a directory that cannot be created or written)."""
 
 
-
 # ---------------------------------------------------------------------------------------------
 # scrubbing
 

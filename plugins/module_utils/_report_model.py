@@ -95,8 +95,6 @@ def stops(status: str, fail_on: str) -> bool:
     return status in FAIL_ON[fail_on]
 
 
-
-
 def registered() -> dict[str, Step]:
     """The registered steps, in report order (read at call time, so that tests may swap the registry)."""
     return STEP_REGISTRY

@@ -581,8 +581,8 @@ def test_a_registered_step_is_judged_by_the_same_verdict(monkeypatch) -> None:
                 for name, ok in sorted(result["checks"].items())]
 
     register_step(Step("backup", "Site backup", backup_checks), after="availability")
-    assert list(_report_model.STEP_REGISTRY) == ["certificate", "names", "readiness", "availability", "backup", "dns",
-                                           "propagation"]
+    assert list(_report_model.STEP_REGISTRY) == ["certificate", "names", "readiness", "availability", "backup",
+                                                 "dns", "propagation"]
     report = build_report(full_results(backup={"checks": {"providers": True, "quota": False}}))
     assert statuses(report)["backup.quota"] == "fail"
     assert report["status"] == "fail"
