@@ -11,6 +11,9 @@ the Key Vault name and, for a content-enabled CMG, the storage account name.
 built, the subscription's public IPs, key vaults or storage accounts are searched, and a match is
 ``owned`` (usable, so a re-run after the CMG exists stays green); a Key Vault name held by a
 soft-deleted vault of this subscription is ``soft_deleted``, with the purge and recover commands.
+With ``resource_group`` (the CMG's group) only a resource in that group is ``owned``; the same name
+held by this subscription in another group is ``taken``, with that resource's id. Without it any
+group counts, and the result's ``ownership_scope`` says so.
 
 ``method=dns`` needs no credential: it resolves the names with dnspython and calls a name free on
 NXDOMAIN. It is a heuristic (a soft-deleted vault or a label without a record looks free).
@@ -21,6 +24,7 @@ Invalid names are reported as ``invalid`` without asking Azure.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -54,6 +58,12 @@ _PROVIDER = {"key_vault": ("Microsoft.KeyVault", "Microsoft.KeyVault/vaults"),
              "storage_account": ("Microsoft.Storage", "Microsoft.Storage/storageAccounts")}
 
 _WHAT = {"dns_label": "public IP DNS label", "key_vault": "Key Vault name", "storage_account": "storage account name"}
+
+_GROUP_IN_ID = re.compile(r"/resourceGroups/([^/]+)/", re.IGNORECASE)
+
+#: ``ownership_scope`` of the result without ``resource_group``.
+SUBSCRIPTION_SCOPE_NOTE = ("subscription: no resource_group given, so a resource of the name in any resource group of "
+                           "this subscription counts as owned; set resource_group to the CMG's group to require it there")
 
 
 @dataclass
@@ -139,6 +149,25 @@ def _label_of(address: Any) -> str:
     return str(getattr(settings, "domain_name_label", "") or "").lower()
 
 
+def resource_group_of(resource_id: object) -> str | None:
+    """The resource group in a resource id, else None."""
+    found = _GROUP_IN_ID.search(str(resource_id or ""))
+    return found.group(1) if found else None
+
+
+def _owned(name: str, mine: Any, owned_message: str, what: str, group: str | None) -> NameStatus:
+    """``owned`` when ``mine`` is in ``group`` (or no group is given), else ``taken`` with its id."""
+    held = resource_group_of(mine.id)
+    if group is None:
+        return NameStatus(name, "owned", "AlreadyExists", owned_message, mine.id)
+    if held is not None and held.lower() == group.lower():
+        return NameStatus(name, "owned", "AlreadyExists", f"{owned_message}, in the CMG's resource group {held}", mine.id)
+    return NameStatus(name, "taken", "AlreadyExists",
+                      f"{what} is held by this subscription's resource {mine.id}, outside the CMG's resource group "
+                      f"{group}: choose another prefix, or set resource_group to {held} if that is this CMG's group",
+                      mine.id)
+
+
 def _answer(session: AzureSession, description: str, method: str, path: str, check: str, **request: Any) -> dict[str, Any]:
     """The JSON object a name check answers (through the plain ARM pipeline, no SDK package)."""
     result = session.arm_json(method, f"/subscriptions/{session.subscription_id}/providers/{path}", API_VERSIONS[check],
@@ -148,7 +177,7 @@ def _answer(session: AzureSession, description: str, method: str, path: str, che
     return result
 
 
-def check_dns_label(session: AzureSession, label: str, region: str, domain: str) -> NameStatus:
+def check_dns_label(session: AzureSession, label: str, region: str, domain: str, group: str | None = None) -> NameStatus:
     """Public IP DNS label in the region: free, ours, or someone else's."""
     fqdn = f"{label}.{region}.{domain}"
     result = _answer(session, f"checking the DNS label {label!r} in {region}", "GET",
@@ -161,8 +190,7 @@ def check_dns_label(session: AzureSession, label: str, region: str, domain: str)
                              permission="Microsoft.Network/publicIPAddresses/read")
     mine = _find(addresses, lambda ip: _label_of(ip) == label and str(ip.location).lower() == region)
     if mine is not None:
-        return NameStatus(label, "owned", "AlreadyExists", f"{fqdn} belongs to this subscription's public IP {mine.name}",
-                          mine.id)
+        return _owned(label, mine, f"{fqdn} belongs to this subscription's public IP {mine.name}", fqdn, group)
     return NameStatus(label, "taken", "AlreadyExists",
                       f"{fqdn} is in use by another subscription or tenant: choose another prefix or region")
 
@@ -193,7 +221,7 @@ def _soft_deleted(name: str, deleted: Any) -> NameStatus:
                       f"{properties.deletion_date}): {action}", deleted.id)
 
 
-def check_key_vault(session: AzureSession, name: str) -> NameStatus:
+def check_key_vault(session: AzureSession, name: str, group: str | None = None) -> NameStatus:
     """Key Vault name: free, invalid, ours, soft-deleted by us, or someone else's."""
     status = _name_check(session, "key_vault", name)
     if status is not None:
@@ -204,7 +232,8 @@ def check_key_vault(session: AzureSession, name: str) -> NameStatus:
                               permission="Microsoft.KeyVault/vaults/read"),
                  lambda vault: str(vault.name).lower() == lowered)
     if mine is not None:
-        return NameStatus(name, "owned", "AlreadyExists", f"the Key Vault {mine.name} belongs to this subscription", mine.id)
+        return _owned(name, mine, f"the Key Vault {mine.name} belongs to this subscription", f"the Key Vault name {name!r}",
+                      group)
     deleted = _find(session.call("listing the deleted key vaults of the subscription", lambda: list(vaults.list_deleted()),
                                  permission="Microsoft.KeyVault/locations/deletedVaults/read"),
                     lambda vault: str(vault.name).lower() == lowered)
@@ -215,7 +244,7 @@ def check_key_vault(session: AzureSession, name: str) -> NameStatus:
                       "global): choose another prefix")
 
 
-def check_storage_account(session: AzureSession, name: str) -> NameStatus:
+def check_storage_account(session: AzureSession, name: str, group: str | None = None) -> NameStatus:
     """Storage account name: free, invalid, ours, or someone else's."""
     status = _name_check(session, "storage_account", name)
     if status is not None:
@@ -225,22 +254,25 @@ def check_storage_account(session: AzureSession, name: str) -> NameStatus:
                               permission="Microsoft.Storage/storageAccounts/read"),
                  lambda account: str(account.name).lower() == name.lower())
     if mine is not None:
-        return NameStatus(name, "owned", "AlreadyExists", f"the storage account {mine.name} belongs to this subscription",
-                          mine.id)
+        return _owned(name, mine, f"the storage account {mine.name} belongs to this subscription",
+                      f"the storage account name {name!r}", group)
     return NameStatus(name, "taken", "AlreadyExists",
                       f"the storage account name {name!r} is in use by another subscription or tenant (storage account "
                       "names are global): choose another prefix")
 
 
-def check_arm(session: AzureSession, names: Mapping[str, Any], checks: Sequence[str]) -> dict[str, NameStatus]:
-    """Run the ARM checks concurrently, after requesting the token while the plain ARM pipeline is built."""
+def check_arm(session: AzureSession, names: Mapping[str, Any], checks: Sequence[str],
+              group: str | None = None) -> dict[str, NameStatus]:
+    """Run the ARM checks concurrently, after requesting the token while the plain ARM pipeline is built.
+
+    With ``group``, only a resource in that resource group is ``owned``."""
     domain = cloud_names(session.cloud_name).cloudapp_domain
     if checks:
         session.warm_up(PIPELINE)
     calls: dict[str, Callable[[], NameStatus]] = {
-        "dns_label": lambda: check_dns_label(session, str(names["dns_label"]), str(names["region"]), domain),
-        "key_vault": lambda: check_key_vault(session, _check_name(names, "key_vault")),
-        "storage_account": lambda: check_storage_account(session, _check_name(names, "storage_account")),
+        "dns_label": lambda: check_dns_label(session, str(names["dns_label"]), str(names["region"]), domain, group),
+        "key_vault": lambda: check_key_vault(session, _check_name(names, "key_vault"), group),
+        "storage_account": lambda: check_storage_account(session, _check_name(names, "storage_account"), group),
     }
     return run_concurrently({check: calls[check] for check in checks})
 
@@ -341,9 +373,10 @@ def name_availability(options: Mapping[str, Any], environ: Mapping[str, str] | N
                 raise
     statuses = invalid_names(names, checks)
     remaining = [check for check in checks if check not in statuses]
+    group = str(options.get("resource_group") or "").strip() or None
     if session is not None:
         with session:
-            statuses.update(check_arm(session, names, remaining))
+            statuses.update(check_arm(session, names, remaining, group))
     else:
         statuses.update(check_dns(names, remaining, names["cloud_environment"], options.get("nameservers")))
     ordered = {check: statuses[check] for check in checks}
@@ -355,6 +388,8 @@ def name_availability(options: Mapping[str, Any], environ: Mapping[str, str] | N
         "names": names,
         "method": method,
         "auth_source_used": session.auth_source_used if session is not None else None,
+        "resource_group": group,
+        "ownership_scope": None if session is None else f"resource group {group}" if group else SUBSCRIPTION_SCOPE_NOTE,
         "msg": _summary(ordered, available),
     }
     if method == "dns":

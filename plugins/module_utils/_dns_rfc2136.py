@@ -17,7 +17,6 @@ from typing import Any, Mapping, Optional
 
 from ._dns_core import (
     GSS_TSIG,
-    HMAC_ALGORITHMS,
     KEY_ALGORITHMS,
     PROTOCOLS,
     ProviderSpec,
@@ -35,8 +34,6 @@ from ._dns_resolve import DNS_PORT, NameServer, dns_modules, is_address, query, 
 from ._errors import DnsError, MissingDependencyError
 
 
-#: Kept for callers of the former constant: the HMAC algorithms.
-ALGORITHMS = HMAC_ALGORITHMS
 _RACE_RCODES = ("YXDOMAIN", "YXRRSET", "NXDOMAIN", "NXRRSET")
 _NOT_RECORDS = ("RRSIG", "NSEC", "NSEC3")
 

@@ -24,10 +24,11 @@ from typing import Any, Mapping
 
 from ._certificate import FORMATS
 from ._cname import ON_CONFLICT
-from ._dns_rfc2136 import ALGORITHMS
+from ._dns_core import KEY_ALGORITHMS
 from ._errors import CmgError, NamingError
-from ._pfx import ENCRYPTIONS
 from ._naming import cloud_names, derive_names, normalize_region
+from ._pfx import ENCRYPTIONS
+from ._readiness import MAX_INSTANCES, VM_SIZES
 from ._regions import REGIONS
 from ._report import FAIL_ON as _FAIL_ON
 
@@ -47,12 +48,13 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "cmg_name_check_method": NAME_CHECK_METHODS,
     "cmg_dns_provider": DNS_PROVIDERS,
     "cmg_certificate_format": FORMATS,
-    "cmg_dns_key_algorithm": ALGORITHMS,
+    "cmg_dns_key_algorithm": KEY_ALGORITHMS,
+    "cmg_vm_size": tuple(VM_SIZES),
     "cmg_certificate_source": CERTIFICATE_SOURCES,
     "cmg_pfx_encryption": ENCRYPTIONS,
 }
 INTEGERS = {"cmg_dns_port": (1, 65535), "cmg_dns_ttl": (1, 2147483647), "cmg_dns_wait_timeout": (0, 86400),
-            "cmg_min_days_remaining": (0, 36500)}
+            "cmg_min_days_remaining": (0, 36500), "cmg_vm_instances": (1, MAX_INSTANCES)}
 
 
 class PrepareError(CmgError):

@@ -18,6 +18,9 @@ description:
     its own storage account - such a name is C(owned) and counts as usable, so that a re-run after the CMG exists
     stays green. A Key Vault name held by a soft-deleted vault of the subscription is C(soft_deleted), with the purge
     and recover commands in the message.
+  - With O(resource_group), only a resource in the CMG's resource group makes a name C(owned); this subscription's
+    resource of the same name in another group makes it C(taken), with that resource's id in the message. Without
+    O(resource_group) a resource in any group of the subscription counts (RV(ownership_scope) says so).
   - With O(method=dns) it needs no credential - it resolves C(<label>.<region>.cloudapp.azure.com),
     C(<name>.vault.azure.net) and C(<name>.blob.core.windows.net) (per cloud) and calls a name free on NXDOMAIN.
     This is a heuristic and the result says so.
@@ -65,6 +68,11 @@ options:
     type: str
     choices: [arm, dns]
     default: arm
+  resource_group:
+    description:
+      - The resource group the CMG deploys into. Only a resource in this group counts as the CMG's own (C(owned)).
+      - Without it, a resource of the name anywhere in the subscription counts as owned.
+    type: str
   nameservers:
     description:
       - With O(method=dns), the resolvers to ask, each V(host) or V(host:port) (V([v6]:port) for IPv6). Default - the
@@ -179,6 +187,18 @@ auth_source_used:
   returned: success
   type: str
   sample: env
+resource_group:
+  description: The O(resource_group) the names were checked against, or null.
+  returned: success
+  type: str
+  sample: rg-cmg
+ownership_scope:
+  description:
+    - Where a resource of the subscription makes a name C(owned) - C(resource group <name>) with O(resource_group), else a
+      sentence saying that any resource group of the subscription counts. Null with O(method=dns).
+  returned: success
+  type: str
+  sample: resource group rg-cmg
 heuristic:
   description: True with O(method=dns), whose answers are a heuristic.
   returned: when O(method=dns)
@@ -213,6 +233,7 @@ def argument_spec() -> dict:
         checks={"type": "list", "elements": "str", "choices": list(CHECKS)},
         method={"type": "str", "choices": ["arm", "dns"], "default": "arm"},
         nameservers={"type": "list", "elements": "str"},
+        resource_group={"type": "str"},
     )
     return spec
 

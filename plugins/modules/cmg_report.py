@@ -67,10 +67,16 @@ options:
     description:
       - The registered result of M(configmgr.cmg.cmg_name_available).
     type: dict
+  readiness:
+    description:
+      - The registered result of M(configmgr.cmg.cmg_azure_readiness); each of its C(checks) is a row, its C(fix)
+        added to the message. Its VM size, instance count and resource group go to the wizard values.
+    type: dict
   dns:
     description:
       - The registered result of M(configmgr.cmg.cmg_cname); its C(propagation) is reported as its own step, and
-        C(propagation.skip_reason), when the module gives one, says why it did not wait.
+        C(propagation_skip_reason), when the module gives one, says why it did not wait. The registered result of
+        a looped task (C(results)) gives a row per record, named by C(record_names) (one per loop item).
     type: dict
   steps:
     description:
@@ -79,8 +85,8 @@ options:
     default: {}
   skip_reasons:
     description:
-      - Why a step did not run by decision, by step - V(certificate), V(names), V(availability), V(dns) or
-        V(propagation).
+      - Why a step did not run by decision, by step - V(certificate), V(names), V(availability), V(readiness),
+        V(dns) or V(propagation).
       - A step with neither a result nor a reason gets O(default_skip_reason), or V(not_run) after a failure.
     type: dict
     default: {}
@@ -112,7 +118,8 @@ options:
     default: module
   mode:
     description:
-      - The permissions of the report files, as for M(ansible.builtin.file) (octal string or symbolic).
+      - The permissions of the report files, as for M(ansible.builtin.file) (octal string or symbolic), permission
+        bits only - a mode with setuid, setgid or the sticky bit (V(7777), V(u+s)) is refused.
     type: raw
     default: '0600'
 notes:
@@ -252,9 +259,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 from ansible_collections.configmgr.cmg.plugins.module_utils._vocabulary import role_words
 from ansible_collections.configmgr.cmg.plugins.module_utils._report import (
-    DEFAULT_SKIP_REASON, FAIL_ON, ReportError, build_report, plan_report, report_name, stop_message)
+    DEFAULT_SKIP_REASON, FAIL_ON, ReportError, build_report, mode_problem, plan_report, report_name, stop_message)
 
-STEP_OPTIONS = ("certificate", "names", "availability", "dns")
+STEP_OPTIONS = ("certificate", "names", "availability", "readiness", "dns")
 
 
 def main() -> None:
@@ -270,6 +277,7 @@ def main() -> None:
             "certificate": {"type": "dict"},
             "names": {"type": "dict"},
             "availability": {"type": "dict"},
+            "readiness": {"type": "dict"},
             "dns": {"type": "dict"},
             "steps": {"type": "dict", "default": {}},
             "skip_reasons": {"type": "dict", "default": {}},
@@ -320,6 +328,9 @@ def _write(module: AnsibleModule, paths: dict, contents: dict) -> None:
 
 def _report(module: AnsibleModule) -> dict:
     params = module.params
+    problem = mode_problem(params["mode"])
+    if problem:
+        raise ReportError(problem)
     results = {step: params[step] for step in STEP_OPTIONS if params[step] is not None}
     results.update({str(step): result for step, result in (params["steps"] or {}).items() if result is not None})
     report = build_report(results, params["skip_reasons"], params["default_skip_reason"], failure=params["failure"],

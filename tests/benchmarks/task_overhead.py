@@ -3,7 +3,8 @@
 Starts the local Azure sandbox and a BIND 9 ``named``, then times ``--runs`` (default 5)
 ``ansible-playbook`` runs of one task each, round-robin over the tasks: ``ansible.builtin.ping``,
 ``cmg_cert_validate`` on the sample PFX of :func:`tests.support.pki.build_sample`,
-``cmg_name_available`` (method=arm, the three names free), ``cmg_cname`` (provider=azure_dns, the record already in place: the idempotent re-run,
+``cmg_name_available`` (method=arm, the three names free), ``cmg_azure_readiness`` (four providers registered,
+the quota fits, no scale set in the resource group: six reads), ``cmg_cname`` (provider=azure_dns, the record already in place: the idempotent re-run,
 waiting for propagation on BIND) and ``cmg_report`` (the files already written). Each task first
 runs once untimed (it creates the record and the report files, and warms the disk cache).
 
@@ -96,7 +97,7 @@ class Measured:
 # ------------------------------------------------------------------------------------------------
 
 def scenarios(sandbox: AzureSandbox, bind: BindServer, workdir: Path) -> list[Scenario]:
-    """The five tasks, with arguments that reach the sandbox, BIND and the sample PFX."""
+    """The six tasks, with arguments that reach the sandbox, BIND and the sample PFX."""
     sample = build_sample(workdir / "pki", SERVICE_NAME)
     report_names = {"service_name": SERVICE_NAME, "prefix": "granitefalls", "region": "westus",
                     "deployment_name": TARGET, "dns_zone": "contoso.test"}
@@ -108,6 +109,9 @@ def scenarios(sandbox: AzureSandbox, bind: BindServer, workdir: Path) -> list[Sc
         Scenario("cmg_name_available", "configmgr.cmg.cmg_name_available",
                  {"prefix": "benchcmg", "region": "westus", "content_enabled": True, "method": "arm"},
                  collection + "cmg_name_available"),
+        Scenario("cmg_azure_readiness", "configmgr.cmg.cmg_azure_readiness",
+                 {"prefix": "benchcmg", "region": "westus", "resource_group": "rg-bench", "vm_instances": 2},
+                 collection + "cmg_azure_readiness"),
         Scenario("cmg_cname", "configmgr.cmg.cmg_cname",
                  {"service_name": SERVICE_NAME, "target": TARGET, "resource_group": DNS_GROUP, "nameservers": [bind.address],
                   "wait_timeout": 10}, collection + "cmg_cname"),

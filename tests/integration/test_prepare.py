@@ -134,6 +134,7 @@ def test_azure_first_run_creates_the_cname_and_the_report(azure_runs: tuple[dict
     assert report["wizard"] == {
         "azure_environment": "AzureCloud", "region": "West US (westus)", "service_name": "GraniteFalls.contoso.com",
         "deployment_name": TARGET, "cname": f"GraniteFalls.contoso.com CNAME {TARGET}",
+        "vm_size": "Standard (Standard_A2_v2)", "vm_instances": 1,
         "certificate_thumbprint": report["wizard"]["certificate_thumbprint"],
         "certificate_expires": report["wizard"]["certificate_expires"],
     }
@@ -172,10 +173,11 @@ def test_bad_certificate_stops_before_azure(azure_sandbox: AzureSandbox, contoso
     report = report_json(report_dir)
     assert report["status"] == "fail"
     assert [(check["id"], check["status"]) for check in report["to_fix"]] == [
-        ("certificate.expired", "fail"), ("names.not_run", "not_run"), ("availability.not_run", "not_run"),
-        ("dns.not_run", "not_run"), ("propagation.not_run", "not_run")]
+        ("certificate.expired", "fail"), ("names.not_run", "not_run"), ("readiness.not_run", "not_run"),
+        ("availability.not_run", "not_run"), ("dns.not_run", "not_run"), ("propagation.not_run", "not_run")]
     stopped = "not run: the role stopped at 'Validate the CMG server authentication certificate'"
-    assert report["not_run"] == {"names": stopped, "availability": stopped, "dns": stopped, "propagation": stopped}
+    assert report["not_run"] == {"names": stopped, "readiness": stopped, "availability": stopped, "dns": stopped,
+                                 "propagation": stopped}
     assert report["skip_reasons"] == {}
     assert_no_secret(report_dir, run)
 
@@ -257,7 +259,7 @@ def test_bad_tsig_algorithm_fails_before_any_call(azure_sandbox: AzureSandbox, c
     assert run.rc == 2
     message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
     assert message == ("cmg_dns_key_algorithm must be one of hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, "
-                       f"hmac-sha1, hmac-md5, not 'hmac-sha999' (readiness report: {tmp_path / 'report'})")
+                       f"hmac-sha1, hmac-md5, gss-tsig, not 'hmac-sha999' (readiness report: {tmp_path / 'report'})")
     assert "argument_spec_data" not in run.stdout and "cmg_dns_wait_timeout" not in run.stdout
     assert azure_sandbox.requests == []
     assert_failed_run(run, tmp_path / "report", "run")
@@ -336,11 +338,13 @@ def test_dns_method_still_creates_the_cname_when_the_cmg_names_resolve(contoso_p
     assert run.rc == 2
     report = report_json(report_dir)
     assert run.result(REPORT_TASK)["status"] == report["status"] == "fail"
-    assert report["skip_reasons"] == {"propagation": "cmg_wait_for_dns is false"}
+    assert report["skip_reasons"] == {
+        "readiness": "cmg_name_check_method is dns: no Azure credential, so providers and quota were not read",
+        "propagation": "cmg_wait_for_dns is false"}
     assert {check["id"]: check["status"] for check in report["checks"]} == {
         "certificate.read": "pass", "certificate.chain_enterprise": "pass", "names.derived": "pass",
-        "availability.dns_label": "fail", "availability.key_vault": "warn", "dns.record": "pass",
-        "propagation.skipped": "skip"}
+        "availability.dns_label": "fail", "availability.key_vault": "warn", "readiness.skipped": "skip",
+        "dns.record": "pass", "propagation.skipped": "skip"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -411,7 +415,7 @@ def assert_failed_run(run: PlaybookRun, report_dir: Path, failed_step: str, name
     for check in report["checks"]:
         statuses.setdefault(check["step"], []).append(check["status"])
     assert "fail" in statuses[failed_step], report["checks"]
-    order = ["run", "certificate", "names", "availability", "dns", "propagation"]
+    order = ["run", "certificate", "names", "readiness", "availability", "dns", "propagation"]
     for step in order[order.index(failed_step) + 1:]:
         assert set(statuses.get(step, ["not_run"])) == {"not_run"}, (step, report["checks"])
     junit = JUnitXml.fromfile(str(report_dir / f"{name}.junit.xml"))
@@ -533,7 +537,7 @@ def test_no_azure_credential_names_what_was_tried(contoso_pki: Pki, tmp_path: Pa
     extra = azure_vars(contoso_pki, report_dir)
     run = run_playbook(PLAYBOOK, extra_vars=extra, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
     message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
-    assert_failed_run(run, report_dir, "availability")
+    assert_failed_run(run, report_dir, "readiness")  # the first Azure call of the run: the readiness checks
     assert "auth_source" not in message and "set subscription_id" not in message
     for word in ("AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_ID", "AZURE_SECRET", "AZURE_TENANT", "cmg_name_check_method: dns"):
         assert word in message, message
@@ -569,7 +573,7 @@ def test_dns_on_conflict_replace_repoints_the_cname(azure_sandbox: AzureSandbox,
     moved = run_playbook(PLAYBOOK, extra_vars=azure_vars(contoso_pki, report_dir, cmg_dns_on_conflict="replace"),
                          env=azure_sandbox.env())
     assert moved.rc == 0, moved.stdout
-    assert moved.result(CNAME_TASK)["record"]["target"] == TARGET
+    assert moved.result(CNAME_TASK)["results"][0]["record"]["target"] == TARGET
     assert report_json(report_dir)["status"] == "pass"
 
 

@@ -124,6 +124,25 @@ def test_file_attributes_follow_ansible_conventions(tmp_path: Path) -> None:
     assert "mode must be in octal or symbolic form" in bad["msg"]
 
 
+def test_mode_takes_permission_bits_only(tmp_path: Path) -> None:
+    """Issue 10 point 8: setuid, setgid and sticky (7777, 4755, u+s, +t) are refused with one line, before anything is
+    written; the report written before keeps its mode."""
+    dest = tmp_path / "reports"
+    refused = ("7777", "4755", "u+s", "o=rwt", "01777")
+    run = run_playbook(playbook([report_task("first", str(dest), mode="0640")] + [
+        dict(report_task(f"mode {index}", str(dest), mode=mode), ignore_errors=True) for index, mode in enumerate(refused)] + [
+        dict(report_task("fresh", str(tmp_path / "fresh"), mode="7777"), ignore_errors=True)]))
+    assert run.rc == 0, run.stdout + run.stderr
+    for index, mode in enumerate(refused):
+        result = run.result(f"mode {index}")
+        assert result["failed"] is True and result.get("changed") is not True
+        assert result["msg"].startswith(f"mode '{mode}' sets setuid, setgid or the sticky bit: "), result["msg"]
+        assert "\n" not in result["msg"]
+    for name in FILES:
+        assert stat.S_IMODE((dest / name).stat().st_mode) == 0o640
+    assert not (tmp_path / "fresh").exists()
+
+
 def test_failure_and_role_words(tmp_path: Path) -> None:
     dest = tmp_path / "reports"
     run = run_playbook(playbook([report_task(

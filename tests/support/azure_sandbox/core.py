@@ -36,7 +36,7 @@ CLIENT_SECRET = "sandbox-secret-value-7f3c"  # a test secret: tests assert it ne
 Handler = Callable[..., "Response"]
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
 _SEEDERS: dict[str, Callable[["AzureSandbox", Any], None]] = {}
-_HANDLER_MODULES = ("names", "dns")
+_HANDLER_MODULES = ("names", "dns", "readiness")
 
 
 @dataclass

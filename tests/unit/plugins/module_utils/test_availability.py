@@ -281,3 +281,31 @@ def test_an_unregistered_provider_is_reported_never_registered_by_a_read(azure_s
     assert "Microsoft.KeyVault" in message and "az provider register --namespace Microsoft.KeyVault" in message
     assert [r.path for r in azure_sandbox.arm_requests() if r.method == "POST" and r.path.endswith("/register")] == []
     assert azure_sandbox.writes() == []
+
+
+def test_owned_only_in_the_cmg_resource_group(azure_sandbox, env):
+    azure_sandbox.seed({"names": {
+        "public_ips": [{"name": "ourcmg-pip", "resource_group": "rg-cmg", "location": "westus", "label": "ourcmg"}],
+        "vaults": [{"name": "ourcmg", "resource_group": "rg-other", "location": "westus"}],
+        "storage_accounts": [{"name": "ourcmg", "resource_group": "RG-CMG", "location": "westus"}],
+    }})
+    options = {"prefix": "ourcmg", "region": "westus", "content_enabled": True}
+    scoped = name_availability(dict(options, resource_group="rg-cmg"), env)
+    assert (scoped["available"], _statuses(scoped)) == (
+        False, {"dns_label": "owned", "key_vault": "taken", "storage_account": "owned"})
+    vault_id = f"{SUB}/resourceGroups/rg-other/providers/Microsoft.KeyVault/vaults/ourcmg"
+    assert scoped["resources"]["key_vault"] == {
+        "name": "ourcmg", "status": "taken", "reason": "AlreadyExists", "resource_id": vault_id,
+        "message": f"the Key Vault name 'ourcmg' is held by this subscription's resource {vault_id}, outside the CMG's "
+                   "resource group rg-cmg: choose another prefix, or set resource_group to rg-other if that is this "
+                   "CMG's group"}
+    assert scoped["resources"]["storage_account"]["message"] == (
+        "the storage account ourcmg belongs to this subscription, in the CMG's resource group RG-CMG")
+    assert (scoped["resource_group"], scoped["ownership_scope"]) == ("rg-cmg", "resource group rg-cmg")
+    assert scoped["msg"] == "CMG names not available: key_vault 'ourcmg' is taken"
+    unscoped = name_availability(options, env)
+    assert (unscoped["available"], set(_statuses(unscoped).values())) == (True, {"owned"})
+    assert unscoped["resources"]["key_vault"]["message"] == "the Key Vault ourcmg belongs to this subscription"
+    assert unscoped["resource_group"] is None
+    assert unscoped["ownership_scope"].startswith("subscription: no resource_group given, so a resource of the name in "
+                                                  "any resource group of this subscription counts as owned")

@@ -200,3 +200,13 @@ def test_csr_next_step_names_the_csr_the_command_and_the_file() -> None:
         "written to Azure or DNS")
     assert "would be written to /certs/cmg.csr" in _prepare.csr_next_step(request, "/certs/cmg.cer", check_mode=True)
     assert "(on Windows" not in _prepare.csr_next_step({}, "/certs/cmg.cer")
+
+
+def test_tsig_algorithms_have_one_source() -> None:
+    """The role's input check and cmg_cname's option take the TSIG algorithms from the DNS core (gss-tsig included)."""
+    from ansible_collections.configmgr.cmg.plugins.module_utils import _dns_core  # pylint: disable=import-outside-toplevel
+
+    assert _prepare.CHOICES["cmg_dns_key_algorithm"] is _dns_core.KEY_ALGORITHMS
+    assert not [problem for problem in _prepare.input_problems({"cmg_region": "westus", "cmg_service_name": "x.contoso.com",
+                                                                "cmg_dns_key_algorithm": "gss-tsig"})
+                if "key_algorithm" in problem]

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
-from ansible_collections.configmgr.cmg.plugins.module_utils import _certificate, _report
+from ansible_collections.configmgr.cmg.plugins.module_utils import _certificate, _report, _report_model
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import derive_names
 from ansible_collections.configmgr.cmg.plugins.module_utils._report import (
     FILES, ReportError, Step, build_report, plan_report, register_step, render_json, render_junit, render_markdown,
@@ -68,6 +68,7 @@ def dns_result(propagation: dict | None = None, changed: bool = True) -> dict:
     return result
 
 
+TARGET_NAME = "granitefalls.westus.cloudapp.azure.com"
 NAMES = derive_names("GraniteFalls.contoso.com", region="West US", dns_zone="contoso.com")
 OK_PROPAGATION = {"ns1.contoso.com": {"answer": "granitefalls.westus.cloudapp.azure.com", "ok": True},
                   "ns2.contoso.com": {"answer": "granitefalls.westus.cloudapp.azure.com", "ok": True}}
@@ -454,7 +455,7 @@ def test_verdict_is_the_worst_check(check_statuses, expected) -> None:
 def test_a_failed_step_fails_the_report_and_later_steps_are_not_run(step) -> None:
     """The issue-9 case: a step that errored without a result (an assert or a set_fact that raised), every step
     after it absent. Before, all of them were ``skip`` and the status ``pass``."""
-    order = ["certificate", "names", "availability", "dns"]
+    order = list(_report.STEP_REGISTRY)  # certificate, names, readiness, availability, dns, propagation
     results = {name: result for name, result in full_results().items() if order.index(name) < order.index(step)}
     failure = {"step": step, "task": "Some task", "msg": "it broke"}
     report = build_report(results, failure=failure)
@@ -463,7 +464,7 @@ def test_a_failed_step_fails_the_report_and_later_steps_are_not_run(step) -> Non
     for check in report["checks"]:
         by_step.setdefault(check["step"], []).append(check["status"])
     assert "fail" in by_step[step]
-    later = order[order.index(step) + 1:] + ["propagation"]
+    later = order[order.index(step) + 1:]
     assert all(by_step[name] == ["not_run"] for name in later)
     assert "skip" not in {status for statuses_ in by_step.values() for status in statuses_}
     assert report["not_run"] == {name: "not run: the role stopped at 'Some task'" for name in later}
@@ -542,15 +543,15 @@ def test_check_mode_without_a_change_is_a_pass() -> None:
 
 
 def test_propagation_reason_from_the_dns_step() -> None:
-    """The new cmg_cname shape: ``propagation: {skip_reason}`` says why it did not wait; the row says it."""
-    dns = dns_result({"skip_reason": "wait is false"})
+    """What cmg_cname returns: ``propagation_skip_reason`` (top level) says why it did not wait; the row says it."""
+    dns = dict(dns_result([]), propagation_skip_reason="wait is false")
     report = build_report(full_results(dns=dns))
     assert report["skip_reasons"] == {"propagation": "wait is false"}
 
 
 def test_written_then_failed_is_a_pass_record_and_a_failed_propagation() -> None:
     """Issue 9 point 2 in the new shape: the PUT was sent (record, changed), then the name-server lookup failed."""
-    dns = dns_result({"skip_reason": "the zone's name servers do not resolve"})
+    dns = dict(dns_result([]), propagation_skip_reason="the zone's name servers do not resolve")
     dns.update(failed=True, msg="cannot resolve ns1.unresolvable.invalid: give them with the nameservers option")
     report = build_report(full_results(dns=dns), failure={"step": "dns", "task": "Make the CNAME", "msg": dns["msg"]})
     assert statuses(report)["dns.record"] == "pass"
@@ -573,18 +574,135 @@ def test_written_then_failed_in_the_old_shape_is_not_a_skip() -> None:
 
 
 def test_a_registered_step_is_judged_by_the_same_verdict(monkeypatch) -> None:
-    monkeypatch.setattr(_report, "STEP_REGISTRY", dict(_report.STEP_REGISTRY))
+    monkeypatch.setattr(_report_model, "STEP_REGISTRY", dict(_report_model.STEP_REGISTRY))
 
-    def readiness_checks(result, _context):
-        return [_report._check("readiness", name, f"Readiness: {name}", "pass" if ok else "fail", name)
+    def backup_checks(result, _context):
+        return [_report._check("backup", name, f"Backup: {name}", "pass" if ok else "fail", name)
                 for name, ok in sorted(result["checks"].items())]
 
-    register_step(Step("readiness", "Subscription readiness", readiness_checks), after="availability")
-    assert list(_report.STEP_REGISTRY) == ["certificate", "names", "availability", "readiness", "dns", "propagation"]
-    report = build_report(full_results(readiness={"checks": {"providers": True, "quota": False}}))
-    assert statuses(report)["readiness.quota"] == "fail"
+    register_step(Step("backup", "Site backup", backup_checks), after="availability")
+    assert list(_report_model.STEP_REGISTRY) == ["certificate", "names", "readiness", "availability", "backup",
+                                                 "dns", "propagation"]
+    report = build_report(full_results(backup={"checks": {"providers": True, "quota": False}}))
+    assert statuses(report)["backup.quota"] == "fail"
     assert report["status"] == "fail"
     skipped = build_report(full_results(), failure={"step": "availability", "task": "t", "msg": "m"})
-    assert statuses(skipped)["readiness.not_run"] == "not_run"
+    assert statuses(skipped)["backup.not_run"] == "not_run"
     with pytest.raises(ValueError, match="exists already"):
-        register_step(Step("dns", "again", readiness_checks))
+        register_step(Step("dns", "again", backup_checks))
+
+
+# ---------------------------------------------------------------------------------------------
+# several DNS records in one run (the role's cmg_dns_records: a looped cmg_cname task)
+
+
+def record_item(index: int, name: str, **overrides: object) -> dict:
+    """One item of the looped cmg_cname task, as Ansible registers it."""
+    item = dict(dns_result([]), prepare_dns_index=index, ansible_loop_var="prepare_dns_index", propagation_skip_reason=None)
+    item["record"] = dict(item["record"], provider=name)
+    item.update(overrides)
+    return item
+
+
+def looped(*items: dict, failed: bool = False) -> dict:
+    names = ["public", "internal", "broken"]
+    result = {"changed": any(item.get("changed") for item in items), "results": list(items), "record_names": names,
+              "msg": "All items completed"}
+    if failed:
+        result.update(failed=True, msg="One or more items failed")
+    return result
+
+
+RESOLVED = [{"resolver": "10.0.0.53", "answer": "granitefalls.westus.cloudapp.azure.com", "ok": True,
+             "cached_for": None}]
+
+
+def test_a_row_per_record_and_per_resolver_check() -> None:
+    public = record_item(0, "azure_dns", propagation=[], propagation_skip_reason="wait is false")
+    internal = record_item(1, "rfc2136", propagation=[{"server": "10.0.0.53", "answer": TARGET_NAME, "ok": True}],
+                           resolution=RESOLVED)
+    report = build_report(full_results(dns=looped(public, internal)))
+    assert statuses(report) == {
+        "certificate.read": "pass", "names.derived": "pass", "availability.dns_label": "pass",
+        "availability.key_vault": "pass", "dns.record.public": "pass", "dns.record.internal": "pass",
+        "propagation.servers.public": "skip", "propagation.servers.internal": "pass",
+        "propagation.resolvers.internal": "pass"}
+    by_id = {check["id"]: check for check in report["checks"]}
+    assert by_id["propagation.servers.public"]["message"] == "wait is false"
+    assert by_id["propagation.resolvers.internal"]["message"] == "answered by 10.0.0.53"
+    assert by_id["dns.record.internal"]["name"] == "Service name CNAME (internal)"
+    assert report["status"] == "pass"
+    assert "prepare_dns_index" in json.dumps(report["steps"]["dns"])  # the results are kept (scrubbed)
+    assert KEY_SECRET not in json.dumps(report)
+
+
+def test_a_stale_resolver_says_how_long_it_may_cache() -> None:
+    stale = [{"resolver": "10.0.0.53", "answer": "old.westus.cloudapp.azure.com", "ok": False, "cached_for": 300}]
+    internal = record_item(1, "rfc2136", propagation=[{"server": "ns", "answer": TARGET_NAME, "ok": True}],
+                           resolution=stale, failed=True, msg="the resolvers did not answer in time")
+    report = build_report(full_results(dns=looped(record_item(0, "azure_dns", propagation_skip_reason="wait is false"),
+                                                  internal, failed=True)),
+                          failure={"step": "dns", "task": "Make the CNAME", "msg": "One or more items failed"})
+    by_id = {check["id"]: check for check in report["checks"]}
+    assert by_id["propagation.servers.internal"]["status"] == "pass"
+    assert by_id["propagation.resolvers.internal"]["status"] == "fail"
+    assert "10.0.0.53 still answers 'old.westus.cloudapp.azure.com' (cached for up to 300 s)" in \
+        by_id["propagation.resolvers.internal"]["message"]
+    assert "dns.error" not in by_id  # counted once, in the resolver row
+    assert report["status"] == "fail"
+
+
+def test_a_failed_record_leaves_the_others_rows_as_they_are() -> None:
+    broken = record_item(2, "rfc2136", record=None, changed=False, failed=True,
+                         msg="the DNS server rejected TSIG key 'cmg'")
+    internal = record_item(1, "rfc2136", propagation=[{"server": "ns", "answer": TARGET_NAME, "ok": True}])
+    public = record_item(0, "azure_dns", propagation_skip_reason="wait is false")
+    report = build_report(full_results(dns=looped(broken, public, internal, failed=True)),
+                          failure={"step": "dns", "task": "Make the CNAME", "msg": "One or more items failed"})
+    rows = statuses(report)
+    assert (rows["dns.record.broken"], rows["dns.record.public"], rows["dns.record.internal"]) == ("fail", "pass", "pass")
+    assert rows["propagation.servers.broken"] == "not_run"
+    assert (rows["propagation.servers.public"], rows["propagation.servers.internal"]) == ("skip", "pass")
+    assert "dns.error" not in rows
+    assert report["status"] == "fail"
+    assert {check["id"] for check in report["to_fix"]} == {"dns.record.broken", "propagation.servers.broken"}
+    assert report["failure"]["msg"] == "broken: the DNS server rejected TSIG key 'cmg'"  # not Ansible's loop words
+
+
+def test_check_mode_words_per_record() -> None:
+    public = record_item(0, "azure_dns", changed=True, record={"target": TARGET_NAME},
+                         diff={"before": {}, "after": {"target": TARGET_NAME}},
+                         propagation_skip_reason="check mode: nothing was written, so nothing was waited for")
+    internal = record_item(1, "rfc2136", changed=True, diff={"before": {"target": "old"}, "after": {"target": TARGET_NAME}},
+                           propagation_skip_reason="check mode: nothing was written, so nothing was waited for")
+    unchanged = record_item(2, "rfc2136", changed=False,
+                            propagation_skip_reason="check mode: nothing was written, so nothing was waited for")
+    report = build_report(full_results(dns=looped(public, internal, unchanged)), check_mode=True)
+    rows = statuses(report)
+    assert (rows["dns.record.public"], rows["dns.record.internal"], rows["dns.record.broken"]) == (
+        "would_create", "would_change", "pass")
+    assert report["status"] == "would_change"
+    assert report["skip_reasons"]["propagation"] == "check mode: nothing was written, so nothing was waited for"
+
+
+def test_one_looped_record_keeps_the_single_record_ids() -> None:
+    """The role passes ``results[0]`` for one record; a loop result of one item gives the same rows."""
+    item = record_item(0, "azure_dns", propagation=[{"server": "ns", "answer": TARGET_NAME, "ok": True}])
+    assert statuses(build_report(full_results(dns=looped(item)))) == statuses(build_report(full_results(dns=item)))
+
+
+@pytest.mark.parametrize(("mode", "refused"), [
+    ("0600", False), ("0640", False), ("640", False), ("0777", False), (0o640, False), ("u=rw,g=r", False),
+    ("a+rX", False), (None, False), ("rw-r", False),  # Ansible's own check words the last one
+    ("7777", True), ("4755", True), ("02750", True), ("1777", True), (0o4755, True), ("u+s", True), ("g=rws", True),
+    ("+t", True), ("u=rw,o+t", True)])
+def test_mode_takes_permission_bits_only(mode, refused) -> None:
+    problem = _report.mode_problem(mode)
+    assert (problem is not None) is refused
+    if refused:
+        assert "setuid, setgid or the sticky bit" in problem and "\n" not in problem
+
+
+def test_a_boolean_is_no_mode() -> None:
+    """YAML's ``mode: yes`` would reach Ansible as 1 (mode 0001): refused with one line."""
+    assert _report.mode_problem(True).startswith("mode True is not a mode: ")
