@@ -12,7 +12,7 @@ iteration counts (MAC and key/certificate encryption) and DER nesting within the
 ``_cert_pkcs12``, checked before the bytes reach cryptography. The PEM reader scans the data once (linear time).
 
 :data:`MIN_CRYPTOGRAPHY` is the one statement of the minimum cryptography version (the
-``configmgr.cmg.cryptography`` doc fragment says the same; a unit test keeps them equal).
+``configmgr.cmg._cryptography`` doc fragment says the same; a unit test keeps them equal).
 """
 
 from __future__ import annotations

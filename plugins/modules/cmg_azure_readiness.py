@@ -32,7 +32,7 @@ description:
 author:
   - configmgr.cmg contributors (@configmgr)
 extends_documentation_fragment:
-  - configmgr.cmg.azure
+  - configmgr.cmg._azure
 options:
   service_name:
     description:

@@ -119,7 +119,7 @@ notes:
 requirements:
   - certifi (for O(trust=certifi))
 extends_documentation_fragment:
-  - configmgr.cmg.cryptography
+  - configmgr.cmg._cryptography
 attributes:
   check_mode:
     description: Can run in check_mode and return the same result, since the module only reads.

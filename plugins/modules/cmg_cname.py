@@ -25,8 +25,8 @@ description:
 author:
   - configmgr.cmg contributors (@configmgr)
 extends_documentation_fragment:
-  - configmgr.cmg.dns
-  - configmgr.cmg.azure
+  - configmgr.cmg._dns
+  - configmgr.cmg._azure
 options:
   service_name:
     description:

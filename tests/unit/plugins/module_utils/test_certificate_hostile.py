@@ -413,12 +413,12 @@ def test_too_old_cryptography_fails_with_the_minimum_version() -> None:
 
 def test_minimum_cryptography_version_is_stated_the_same_everywhere() -> None:
     root = Path(__file__).resolve().parents[4]
-    fragment = (root / "plugins" / "doc_fragments" / "cryptography.py").read_text(encoding="utf-8")
+    fragment = (root / "plugins" / "doc_fragments" / "_cryptography.py").read_text(encoding="utf-8")
     requirements = (root / "requirements.txt").read_text(encoding="utf-8")
     assert f"cryptography >= {_cert_load.MIN_CRYPTOGRAPHY}" in fragment
     assert f"cryptography>={_cert_load.MIN_CRYPTOGRAPHY}\n" in requirements
     module = (root / "plugins" / "modules" / "cmg_cert_validate.py").read_text(encoding="utf-8")
-    assert "configmgr.cmg.cryptography" in module and "cryptography >=" not in module
+    assert "configmgr.cmg._cryptography" in module and "cryptography >=" not in module
 
 
 def test_trust_directory_is_bounded_in_total_size(tmp_path: Path, cert_corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:

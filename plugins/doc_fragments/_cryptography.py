@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:  # pylint: disable=too-few-public-methods
-    """``extends_documentation_fragment: configmgr.cmg.cryptography``."""
+    """``extends_documentation_fragment: configmgr.cmg._cryptography``."""
 
     DOCUMENTATION = r"""
 options: {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:  # pylint: disable=too-few-public-methods
-    """``extends_documentation_fragment: configmgr.cmg.azure``."""
+    """``extends_documentation_fragment: configmgr.cmg._azure``."""
 
     DOCUMENTATION = r"""
 attributes:
