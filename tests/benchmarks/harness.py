@@ -1,0 +1,45 @@
+"""Benchmark-only harness: run one module as AnsiballZ does and record what its process cost.
+
+``python harness.py STATS_FILE MODULE ARGS_FILE`` runs ``MODULE`` as ``__main__`` with ``ARGS_FILE`` as
+its argument (as ``python -m MODULE ARGS_FILE`` would) and, when the module exits (``exit_json`` and
+``fail_json`` end in ``sys.exit``), writes to ``STATS_FILE`` the names of every imported module
+(``sys.modules``) and the peak resident set size of the process: ``VmHWM`` of ``/proc/self/status`` (KiB), the
+high-water mark of this program's own memory. (``ru_maxrss`` is no use here: Linux keeps it across ``execve``,
+so a child forked from a large benchmark process reports its parent's size.)
+The harness adds the same few standard modules (``runpy``, ``resource``) to every module it runs, so
+counts and sizes compare across modules; it is never part of the collection.
+"""
+
+import atexit
+import json
+import resource
+import runpy
+import sys
+
+
+def _peak_rss_kib() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: the best there is
+
+
+def _write_stats(path: str) -> None:
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump({"modules": sorted(sys.modules), "maxrss_kib": _peak_rss_kib()}, stream)
+
+
+def main() -> None:
+    stats, module, args_file = sys.argv[1:4]
+    atexit.register(_write_stats, stats)
+    sys.argv = [module, args_file]
+    del sys.path[0]  # the harness's own directory: the module sees the path ``python -m`` would give it
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()
