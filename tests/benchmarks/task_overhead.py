@@ -92,6 +92,7 @@ class Measured:
     process_runs: list[float] = field(default_factory=list)
     heavy_imports: dict[str, float] = field(default_factory=dict)  # package -> import seconds; "total": all imports
     module_counts: list[int] = field(default_factory=list)  # len(sys.modules) of each module process
+    task_rss_kib: list[int] = field(default_factory=list)  # peak RSS of the task's AnsiballZ process in the playbook
     rss_kib: list[int] = field(default_factory=list)  # ru_maxrss of each module process
     packages: list[str] = field(default_factory=list)  # the HEAVY packages the module process imported
 
@@ -178,14 +179,37 @@ def prepare(fixtures: Fixtures, env: dict[str, str]) -> None:
 # Measuring
 # ------------------------------------------------------------------------------------------------
 
-def time_playbook(sandbox: AzureSandbox, scenario: Scenario, measured: Measured, env: dict[str, str]) -> None:
-    """One timed ansible-playbook run of the scenario's task; requests counted from the sandbox log."""
+def rss_interpreter(workdir: Path) -> Path:
+    """A Python interpreter for Ansible that runs the real one under GNU ``time`` and appends the peak RSS (KiB)
+    of each module process (the AnsiballZ wrapper runs the module in its own process) to ``$CMG_BENCH_RSS_FILE``.
+
+    Every task, ping included, goes through it, so its few milliseconds are part of the floor too.
+    """
+    wrapper = workdir / "python-rss"
+    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/time -q -f %M -a -o "$CMG_BENCH_RSS_FILE" {BIN / "python"} "$@"\n',
+                       encoding="utf-8")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def time_playbook(sandbox: AzureSandbox, scenario: Scenario, measured: Measured, env: dict[str, str],
+                  interpreter: Path | None = None) -> None:
+    """One timed ansible-playbook run of the scenario's task; requests counted from the sandbox log; with
+    ``interpreter`` (:func:`rss_interpreter`) the peak RSS of the task's module process."""
     sandbox.clear_requests()
+    extra_vars, run_env = {}, {**sandbox.env(), **env}
+    if interpreter is not None:
+        rss_file = interpreter.parent / f"{scenario.label}.rss"
+        rss_file.unlink(missing_ok=True)
+        extra_vars = {"ansible_python_interpreter": str(interpreter)}
+        run_env["CMG_BENCH_RSS_FILE"] = str(rss_file)
     started = time.monotonic()
-    run = run_playbook(play([scenario.task()]), env={**sandbox.env(), **env})
+    run = run_playbook(play([scenario.task()]), env=run_env, extra_vars=extra_vars)
     measured.seconds.append(time.monotonic() - started)
     if run.rc != 0:
         raise RuntimeError(f"{scenario.label} failed:\n{run.stdout}\n{run.stderr}")
+    if interpreter is not None:
+        measured.task_rss_kib.append(max(int(line) for line in rss_file.read_text(encoding="utf-8").split()))
     arm = sandbox.arm_requests()
     measured.tokens.append(len(sandbox.token_requests()))
     measured.arm.append(len(arm))
@@ -224,6 +248,7 @@ class ProcessRun:
     rss_kib: int
     result: dict[str, Any]
     importtime: dict[str, float]
+    waits: dict[str, float] = field(default_factory=dict)  # with CMG_BENCH_WAITS=1: seconds waited, by kind
 
 
 def module_process(sandbox: AzureSandbox, scenario: Scenario, workdir: Path, collections: Path,
@@ -245,7 +270,7 @@ def module_process(sandbox: AzureSandbox, scenario: Scenario, workdir: Path, col
         raise RuntimeError(f"{scenario.label} failed in its own process:\n{done.stdout}\n{done.stderr[-2000:]}")
     stats = json.loads(stats_file.read_text(encoding="utf-8"))
     return ProcessRun(elapsed, stats["modules"], stats["maxrss_kib"], json.loads(done.stdout),
-                      parse_importtime(done.stderr) if importtime else {})
+                      parse_importtime(done.stderr) if importtime else {}, stats.get("waits", {}))
 
 
 def heavy_packages(modules: list[str]) -> list[str]:
@@ -271,12 +296,13 @@ def measure(fixtures: Fixtures, runs: int, collections: Path = COLLECTIONS,
         raise RuntimeError(f"the benchmark's CMG endpoint is not healthy: {endpoint['findings']}")
     by_label["cmg_monitor_report"].args["results"] = {"benchcmg": endpoint}
     results = [Measured(scenario.label) for scenario in cases]
+    interpreter = rss_interpreter(workdir)
     for scenario in cases:
-        time_playbook(sandbox, scenario, Measured(scenario.label), env)  # warm-up: not counted
+        time_playbook(sandbox, scenario, Measured(scenario.label), env, interpreter)  # warm-up: not counted
     for run in range(runs):
         progress(f"run {run + 1} of {runs}")
         for scenario, measured in zip(cases, results):
-            time_playbook(sandbox, scenario, measured, env)
+            time_playbook(sandbox, scenario, measured, env, interpreter)
             process = module_process(sandbox, scenario, workdir, collections)
             measured.process_runs.append(process.seconds)
             measured.module_counts.append(len(process.modules))
@@ -332,7 +358,7 @@ def as_json(results: list[Measured], name_checks: dict[str, Any]) -> dict[str, A
                        "module_process_runs": [round(value, 3) for value in item.process_runs],
                        "token_requests": item.tokens, "arm_requests": item.arm, "writes": item.writes,
                        "sent": item.sent, "heavy_imports": item.heavy_imports, "module_counts": item.module_counts,
-                       "rss_kib": item.rss_kib, "packages": item.packages} for item in results],
+                       "rss_kib": item.rss_kib, "task_rss_kib": item.task_rss_kib, "packages": item.packages} for item in results],
             "name_checks": name_checks}
 
 
