@@ -121,8 +121,8 @@ molecule: venv collection
 # Not part of `make test`: timings on a shared machine are noise. BENCH_RUNS sets the interleaved rounds.
 BENCH_RUNS ?= 7
 bench: venv collection system-deps
-	$(BIN)/python -m tests.benchmarks.bench --runs $(BENCH_RUNS)
-	$(BIN)/python -m tests.benchmarks.monitor
+	@status=0; $(BIN)/python -m tests.benchmarks.bench --runs $(BENCH_RUNS) || status=1; \
+	  $(BIN)/python -m tests.benchmarks.monitor || status=1; exit $$status
 
 clean:
 	rm -rf .build .venv .pytest_cache
