@@ -154,7 +154,8 @@ def task_results(tasks: list[task_overhead.Measured]) -> list[dict[str, Any]]:
             "rss_module_process": figure("peak RSS of the module process alone", [kib / 1024 for kib in item.rss_kib],
                                          [kib / 1024 for kib in ping.rss_kib], "MiB"),
             "heavy_packages": item.packages, "import_seconds": item.heavy_imports,
-            "token_requests": item.tokens, "arm_requests": item.arm, "writes": item.writes, "sent": item.sent,
+            "token_requests": item.tokens, "arm_requests": item.arm, "writes": item.writes,
+            "connections": item.connections, "sent": item.sent,
         })
     return found
 
@@ -165,7 +166,7 @@ def role_results(role: RoleRerun) -> dict[str, Any]:
             "playbook": figure("prepare re-run", role.seconds, role.ping_seconds, "s", ROLE_RATIO,
                                f"{role.tasks} ping tasks"),
             "requests": role.requests, "arm_requests": role.arm, "token_requests": role.tokens, "writes": role.writes,
-            "sent": role.sent}
+            "connections": role.connections, "sent": role.sent}
 
 
 def role_problems(role: RoleRerun) -> list[str]:
@@ -205,17 +206,18 @@ def as_table(results: dict[str, Any]) -> str:
              f"load before: {results['machine']['uptime_before']}", f"load after:  {results['machine']['uptime_after']}",
              "",
              "| task | playbook s (x ping, target 1.3) | module process s (x ping) | modules imported (x ping) "
-             "| peak RSS MiB in the playbook (x ping, target 1.2) | peak RSS MiB alone (x ping) | tokens/ARM requests per run |",
+             "| peak RSS MiB in the playbook (x ping, target 1.2) | peak RSS MiB alone (x ping) | tokens/ARM requests/connections per run |",
              "|---|---|---|---|---|---|---|"]
     for task in results["tasks"]:
         lines.append(f"| {task['task']} | {_cell(task['playbook'])} | {_cell(task['module_process'])} "
                      f"| {_cell(task['modules_imported'], 0)} | {_cell(task['rss'], 1)} | {_cell(task['rss_module_process'], 1)} "
-                     f"| {max(task['token_requests'])}/{max(task['arm_requests'])} |")
+                     f"| {max(task['token_requests'])}/{max(task['arm_requests'])}/{max(task['connections'])} |")
     role = results["role"]
     lines += ["", f"prepare re-run ({role['tasks']} tasks run, {role['skipped']} skipped): {_cell(role['playbook'])} s; "
               f"{role['playbook']['floor']}: {role['playbook']['floor_median']:.2f} s; target 1.5x; "
               f"requests to Azure per re-run: {max(role['requests'])} ({max(role['token_requests'])} token, "
-              f"{max(role['arm_requests'])} Resource Manager, {max(role['writes'])} writes)"]
+              f"{max(role['arm_requests'])} Resource Manager, {max(role['writes'])} writes) over "
+              f"{max(role['connections'])} TCP connections"]
     checks = results["name_checks"]
     lines.append(f"name checks at {checks['latency']} s latency: one {checks['one_check']:.3f} s, three "
                  f"{checks['three_checks']:.3f} s, extra {checks['extra']:.3f} s (target at most {checks['target_extra']} s)")

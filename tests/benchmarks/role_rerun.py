@@ -45,6 +45,7 @@ class RoleRerun:
     arm: list[int] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     writes: list[int] = field(default_factory=list)
+    connections: list[int] = field(default_factory=list)  # TCP connections to the sandbox per re-run
     changed: list[list[str]] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
 
@@ -74,6 +75,7 @@ class RoleRerun:
         self.arm.append(len(self.sandbox.arm_requests()))
         self.tokens.append(len(self.sandbox.token_requests()))
         self.writes.append(len(self.sandbox.writes()))
+        self.connections.append(len({request.peer for request in list(self.sandbox.requests)}))
         self.changed.append([entry["task"] for entry in run.results if entry["result"].get("changed")])
         self.sent = [f"{request.method} {request.path}" for request in list(self.sandbox.requests)]
 
@@ -98,7 +100,7 @@ class RoleRerun:
                 "median": round(statistics.median(self.seconds), 3),
                 "ping_median": round(statistics.median(self.ping_seconds), 3),
                 "requests": self.requests, "arm_requests": self.arm, "token_requests": self.tokens, "writes": self.writes,
-                "changed": self.changed, "sent": self.sent}
+                "connections": self.connections, "changed": self.changed, "sent": self.sent}
 
 
 @contextlib.contextmanager

@@ -87,6 +87,7 @@ class Measured:
     tokens: list[int] = field(default_factory=list)
     arm: list[int] = field(default_factory=list)
     writes: list[int] = field(default_factory=list)
+    connections: list[int] = field(default_factory=list)  # TCP connections to the sandbox per run
     changed: list[bool] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)  # method and path of every request of the last run
     process_runs: list[float] = field(default_factory=list)
@@ -214,6 +215,7 @@ def time_playbook(sandbox: AzureSandbox, scenario: Scenario, measured: Measured,
     measured.tokens.append(len(sandbox.token_requests()))
     measured.arm.append(len(arm))
     measured.writes.append(len(sandbox.writes()))
+    measured.connections.append(len({request.peer for request in list(sandbox.requests)}))
     measured.changed.append(bool(run.result(scenario.label).get("changed")))
     measured.sent = [f"{request.method} {request.path}" for request in list(sandbox.requests)]
 
