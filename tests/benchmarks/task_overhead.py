@@ -1,6 +1,6 @@
 """Benchmark: what a task of each module costs over ``ansible.builtin.ping``.
 
-Starts the local Azure sandbox and a BIND 9 ``named``, then times ``--runs`` (default 5)
+Starts the local Azure sandbox, a BIND 9 ``named`` and a loopback CMG endpoint, then times ``--runs`` (default 5)
 ``ansible-playbook`` runs of one task each, round-robin over the tasks: ``ansible.builtin.ping``,
 ``cmg_cert_validate`` on the sample PFX of :func:`tests.support.pki.build_sample`,
 ``cmg_name_available`` (method=arm, the three names free), ``cmg_cname`` (provider=azure_dns, the record already in place: the idempotent re-run,
@@ -19,7 +19,8 @@ modules and the import time of everything (``-X importtime`` slows imports a lit
 above runs under it).
 
 The module process runs under :mod:`tests.benchmarks.harness`, which also records the number of
-imported modules (``sys.modules``) and the peak RSS (``ru_maxrss``) of that process.
+imported modules (``sys.modules``) and the peak RSS (``VmHWM``) of that process; the playbook runs use an
+interpreter wrapper (:func:`rss_interpreter`) that records the peak RSS of each task's AnsiballZ process.
 
 The newer tasks run too: ``cmg_endpoint_info`` (a loopback TLS server behind a CNAME in BIND),
 ``cmg_cert_request`` (key and CSR in place), ``cmg_pfx`` (the PFX in place) and ``cmg_monitor_report``
