@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import re
 import stat
@@ -206,11 +208,26 @@ def load_certificate(path: str | None = None, content: str | bytes | None = None
 # ---------------------------------------------------------------------------------------------- PKCS#12
 
 
+_OPENED: list[tuple[bytes, bytes, Any]] = []  # the last PFX opened: sha256 of its bytes, its password, its contents
+
+
+def open_pkcs12(data: bytes, secret: bytes | None) -> Any:
+    """``pkcs12.load_pkcs12(data, secret)``, remembered for the last PFX: a task that reads a PFX and then judges
+    the same bytes with the same password (cmg_pfx finding its PFX in place) decrypts it once, not twice (the
+    key derivation and the RSA key check are most of a PFX task's own time). Errors are not remembered."""
+    digest, password = hashlib.sha256(data).digest(), b"\0" + secret if secret is not None else b""
+    if _OPENED and _OPENED[0][0] == digest and hmac.compare_digest(_OPENED[0][1], password):
+        return _OPENED[0][2]
+    loaded = crypto().pkcs12.load_pkcs12(data, secret)
+    _OPENED[:] = [(digest, password, loaded)]
+    return loaded
+
+
 def _load_pfx(lib: Crypto, data: bytes, password: str | None, source: str) -> Bundle:
     check_pfx_limits(data, source)
     secret = password.encode() if password else None
     try:
-        loaded = lib.pkcs12.load_pkcs12(data, secret)
+        loaded = open_pkcs12(data, secret)
     except (ValueError, TypeError):
         raise CertificateError(pfx_problem(data, password, source)) from None
     except lib.exceptions.UnsupportedAlgorithm as exc:

@@ -17,6 +17,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._cert_load import open_pkcs12
 from ._cert_request import load_private_key
 from ._errors import CertificateError, MissingDependencyError
 from ._secure_file import read_bounded, write_atomic
@@ -150,9 +151,9 @@ class Contents:
 
 def read_pfx(data: bytes, password: str | None, source: str) -> Contents:
     """The contents of a PFX, or a one-line :class:`CertificateError`."""
-    _x509, _hashes, _serialization, pkcs12 = _modules()
+    _modules()  # a missing cryptography fails here with its pip line
     try:
-        loaded = pkcs12.load_pkcs12(data, password.encode() if password else None)
+        loaded = open_pkcs12(data, password.encode() if password else None)
     except (ValueError, TypeError) as exc:
         raise CertificateError(f"{source} cannot be opened: wrong password, not a PFX, or an encryption this OpenSSL "
                                "build cannot decrypt") from exc

@@ -1,6 +1,6 @@
 """Benchmark: what a task of each module costs over ``ansible.builtin.ping``.
 
-Starts the local Azure sandbox and a BIND 9 ``named``, then times ``--runs`` (default 5)
+Starts the local Azure sandbox, a BIND 9 ``named`` and a loopback CMG endpoint, then times ``--runs`` (default 5)
 ``ansible-playbook`` runs of one task each, round-robin over the tasks: ``ansible.builtin.ping``,
 ``cmg_cert_validate`` on the sample PFX of :func:`tests.support.pki.build_sample`,
 ``cmg_name_available`` (method=arm, the three names free), ``cmg_azure_readiness`` (four providers registered,
@@ -19,6 +19,14 @@ measures the imports. The report names the heavy third-party packages that got i
 modules and the import time of everything (``-X importtime`` slows imports a little; no timing
 above runs under it).
 
+The module process runs under :mod:`tests.benchmarks.harness`, which also records the number of
+imported modules (``sys.modules``) and the peak RSS (``VmHWM``) of that process; the playbook runs use an
+interpreter wrapper (:func:`rss_interpreter`) that records the peak RSS of each task's AnsiballZ process.
+
+The newer tasks run too: ``cmg_endpoint_info`` (a loopback TLS server behind a CNAME in BIND),
+``cmg_cert_request`` (key and CSR in place), ``cmg_pfx`` (the PFX in place) and ``cmg_monitor_report``
+(the report of one healthy CMG, files in place).
+
 Run: ``.venv/bin/python -m tests.benchmarks.task_overhead [--runs 5] [--json] [--collections DIR]``
 (``DIR`` holds ``ansible_collections/configmgr/cmg``: another checkout, to compare); exits 1 when a
 task fails or does not take its expected path (changed, sends a write, more than one token).
@@ -29,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -42,11 +51,15 @@ from tests.benchmarks.name_checks import measure as measure_name_checks, summary
 from tests.support.ansible import BIN, COLLECTIONS, ansible_env, play, run_playbook
 from tests.support.azure_sandbox import AzureSandbox
 from tests.support.bind import BindServer, running_named
-from tests.support.pki import build_sample
+from tests.support.endpoints import ZONES, TlsServer, add_cmg, cmg_pki
+from tests.support.pki import build_sample, pem
+
+HARNESS = Path(__file__).resolve().parent / "harness.py"
 
 SERVICE_NAME = "GraniteFalls.contoso.test"
 TARGET = "granitefalls.westus.cloudapp.azure.com"
 DNS_GROUP = "rg-dns"
+ENDPOINT_PREFIX = "benchcmg"
 #: Third-party packages worth naming when a module process imports them (module prefixes).
 HEAVY = ("cryptography", "azure.identity", "azure.core", "azure.mgmt.network", "azure.mgmt.storage",
          "azure.mgmt.keyvault", "azure.mgmt.dns", "azure.mgmt.compute", "msal", "requests", "urllib3", "dns", "certifi",
@@ -76,10 +89,15 @@ class Measured:
     tokens: list[int] = field(default_factory=list)
     arm: list[int] = field(default_factory=list)
     writes: list[int] = field(default_factory=list)
+    connections: list[int] = field(default_factory=list)  # TCP connections to the sandbox per run
     changed: list[bool] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)  # method and path of every request of the last run
     process_runs: list[float] = field(default_factory=list)
     heavy_imports: dict[str, float] = field(default_factory=dict)  # package -> import seconds; "total": all imports
+    module_counts: list[int] = field(default_factory=list)  # len(sys.modules) of each module process
+    task_rss_kib: list[int] = field(default_factory=list)  # peak RSS of the task's AnsiballZ process in the playbook
+    rss_kib: list[int] = field(default_factory=list)  # ru_maxrss of each module process
+    packages: list[str] = field(default_factory=list)  # the HEAVY packages the module process imported
 
     @property
     def median(self) -> float:
@@ -96,12 +114,27 @@ class Measured:
 # Scenarios and their fixtures
 # ------------------------------------------------------------------------------------------------
 
-def scenarios(sandbox: AzureSandbox, bind: BindServer, workdir: Path) -> list[Scenario]:
-    """The six tasks, with arguments that reach the sandbox, BIND and the sample PFX."""
+@dataclass
+class Fixtures:
+    """The servers and files the tasks reach: the sandbox, BIND, a CMG endpoint and a scratch directory."""
+
+    sandbox: AzureSandbox
+    bind: BindServer
+    workdir: Path
+    endpoint_port: int
+    endpoint_ca: Path
+    endpoint_files: dict[str, str]  # the endpoint's certificate, key and chain, for cmg_pfx
+
+
+def scenarios(fixtures: Fixtures) -> list[Scenario]:
+    """The tasks, with arguments that reach the sandbox, BIND, the endpoint and the sample PFX."""
+    workdir, bind = fixtures.workdir, fixtures.bind
     sample = build_sample(workdir / "pki", SERVICE_NAME)
     report_names = {"service_name": SERVICE_NAME, "prefix": "granitefalls", "region": "westus",
                     "deployment_name": TARGET, "dns_zone": "contoso.test"}
     collection = "ansible_collections.configmgr.cmg.plugins.modules."
+    endpoint = {"service_name": f"{ENDPOINT_PREFIX}.contoso.test", "port": fixtures.endpoint_port, "region": "westus",
+                "nameservers": [bind.address], "ca_bundle": str(fixtures.endpoint_ca), "timeout": 5}
     return [
         Scenario("ping", "ansible.builtin.ping", {}, "ansible.modules.ping"),
         Scenario("cmg_cert_validate", "configmgr.cmg.cmg_cert_validate",
@@ -120,11 +153,21 @@ def scenarios(sandbox: AzureSandbox, bind: BindServer, workdir: Path) -> list[Sc
                   "dns": {"changed": False, "record": {"fqdn": SERVICE_NAME.lower(), "target": TARGET, "ttl": 3600,
                                                        "zone": "contoso.test", "provider": "azure_dns"}}},
                  collection + "cmg_report"),
+        Scenario("cmg_endpoint_info", "configmgr.cmg.cmg_endpoint_info", endpoint, collection + "cmg_endpoint_info"),
+        Scenario("cmg_cert_request", "configmgr.cmg.cmg_cert_request",
+                 {"service_name": SERVICE_NAME, "passphrase": "bench-Pa55phrase", "private_key_path": str(workdir / "cmg.key"),
+                  "csr_path": str(workdir / "cmg.csr")}, collection + "cmg_cert_request"),
+        Scenario("cmg_pfx", "configmgr.cmg.cmg_pfx",
+                 {"path": str(workdir / "endpoint.pfx"), "password": "bench-Pa55word", **fixtures.endpoint_files},
+                 collection + "cmg_pfx"),
+        Scenario("cmg_monitor_report", "configmgr.cmg.cmg_monitor_report",
+                 {"dest": str(workdir / "monitor"), "results": {}}, collection + "cmg_monitor_report"),
     ]
 
 
-def prepare(sandbox: AzureSandbox, bind: BindServer, env: dict[str, str]) -> None:
+def prepare(fixtures: Fixtures, env: dict[str, str]) -> None:
     """The Azure DNS zone in the sandbox and the same CNAME on BIND, both written by cmg_cname itself."""
+    sandbox, bind = fixtures.sandbox, fixtures.bind
     sandbox.seed({"dns": {"zones": [{"name": "contoso.test", "resourceGroup": DNS_GROUP, "records": []}]}})
     tasks = [
         {"name": "bind", "configmgr.cmg.cmg_cname": {
@@ -142,18 +185,42 @@ def prepare(sandbox: AzureSandbox, bind: BindServer, env: dict[str, str]) -> Non
 # Measuring
 # ------------------------------------------------------------------------------------------------
 
-def time_playbook(sandbox: AzureSandbox, scenario: Scenario, measured: Measured, env: dict[str, str]) -> None:
-    """One timed ansible-playbook run of the scenario's task; requests counted from the sandbox log."""
+def rss_interpreter(workdir: Path) -> Path:
+    """A Python interpreter for Ansible that runs the real one under GNU ``time`` and appends the peak RSS (KiB)
+    of each module process (the AnsiballZ wrapper runs the module in its own process) to ``$CMG_BENCH_RSS_FILE``.
+
+    Every task, ping included, goes through it, so its few milliseconds are part of the floor too.
+    """
+    wrapper = workdir / "python-rss"
+    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/time -q -f %M -a -o "$CMG_BENCH_RSS_FILE" {BIN / "python"} "$@"\n',
+                       encoding="utf-8")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def time_playbook(sandbox: AzureSandbox, scenario: Scenario, measured: Measured, env: dict[str, str],
+                  interpreter: Path | None = None) -> None:
+    """One timed ansible-playbook run of the scenario's task; requests counted from the sandbox log; with
+    ``interpreter`` (:func:`rss_interpreter`) the peak RSS of the task's module process."""
     sandbox.clear_requests()
+    extra_vars, run_env = {}, {**sandbox.env(), **env}
+    if interpreter is not None:
+        rss_file = interpreter.parent / f"{scenario.label}.rss"
+        rss_file.unlink(missing_ok=True)
+        extra_vars = {"ansible_python_interpreter": str(interpreter)}
+        run_env["CMG_BENCH_RSS_FILE"] = str(rss_file)
     started = time.monotonic()
-    run = run_playbook(play([scenario.task()]), env={**sandbox.env(), **env})
+    run = run_playbook(play([scenario.task()]), env=run_env, extra_vars=extra_vars)
     measured.seconds.append(time.monotonic() - started)
     if run.rc != 0:
         raise RuntimeError(f"{scenario.label} failed:\n{run.stdout}\n{run.stderr}")
+    if interpreter is not None:
+        measured.task_rss_kib.append(max(int(line) for line in rss_file.read_text(encoding="utf-8").split()))
     arm = sandbox.arm_requests()
     measured.tokens.append(len(sandbox.token_requests()))
     measured.arm.append(len(arm))
     measured.writes.append(len(sandbox.writes()))
+    measured.connections.append(len({request.peer for request in list(sandbox.requests)}))
     measured.changed.append(bool(run.result(scenario.label).get("changed")))
     measured.sent = [f"{request.method} {request.path}" for request in list(sandbox.requests)]
 
@@ -179,40 +246,78 @@ def parse_importtime(stderr: str) -> dict[str, float]:
     return {**dict(sorted(found.items())), "total": total}
 
 
+@dataclass
+class ProcessRun:
+    """One module process: wall time, imported modules, peak RSS, and the module's JSON result."""
+
+    seconds: float
+    modules: list[str]
+    rss_kib: int
+    result: dict[str, Any]
+    importtime: dict[str, float]
+    waits: dict[str, float] = field(default_factory=dict)  # with CMG_BENCH_WAITS=1: seconds waited, by kind
+
+
 def module_process(sandbox: AzureSandbox, scenario: Scenario, workdir: Path, collections: Path,
-                   importtime: bool = False) -> tuple[float, dict[str, float]]:
-    """Run the module as AnsiballZ does: its wall time, and with ``importtime`` its heavy imports."""
+                   importtime: bool = False) -> ProcessRun:
+    """Run the module as AnsiballZ does, under :mod:`tests.benchmarks.harness`: its wall time, imported
+    modules and peak RSS, and with ``importtime`` its heavy imports."""
     args_file = workdir / f"{scenario.label}.args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": scenario.args}), encoding="utf-8")
+    stats_file = workdir / f"{scenario.label}.stats.json"
+    stats_file.unlink(missing_ok=True)
     env = ansible_env(sandbox.env())
     env["PYTHONPATH"] = str(collections)
-    command = [str(BIN / "python"), *(["-X", "importtime"] if importtime else []), "-m", scenario.python_module,
-               str(args_file)]
+    command = [str(BIN / "python"), *(["-X", "importtime"] if importtime else []), str(HARNESS), str(stats_file),
+               scenario.python_module, str(args_file)]
     started = time.monotonic()
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False, cwd=workdir)
     elapsed = time.monotonic() - started
-    if done.returncode != 0 or '"failed": true' in done.stdout:
+    if done.returncode != 0 or '"failed": true' in done.stdout or not stats_file.exists():
         raise RuntimeError(f"{scenario.label} failed in its own process:\n{done.stdout}\n{done.stderr[-2000:]}")
-    return elapsed, parse_importtime(done.stderr) if importtime else {}
+    stats = json.loads(stats_file.read_text(encoding="utf-8"))
+    return ProcessRun(elapsed, stats["modules"], stats["maxrss_kib"], json.loads(done.stdout),
+                      parse_importtime(done.stderr) if importtime else {}, stats.get("waits", {}))
 
 
-def measure(sandbox: AzureSandbox, bind: BindServer, workdir: Path, runs: int, collections: Path = COLLECTIONS,
-            progress: Callable[[str], None] = lambda _text: None) -> list[Measured]:
+def heavy_packages(modules: list[str]) -> list[str]:
+    """The :data:`HEAVY` packages among imported module names."""
+    return [package for package in HEAVY if any(name == package or name.startswith(package + ".") for name in modules)]
+
+
+def measure(fixtures: Fixtures, runs: int, collections: Path = COLLECTIONS,
+            progress: Callable[[str], None] = lambda _text: None,
+            between: Callable[[int], None] = lambda _run: None) -> list[Measured]:
     """Warm up every scenario, then time them round-robin ``runs`` times (so that a change in the machine's
-    load hits every task alike): the playbook, then the module process; last, one ``-X importtime`` run each."""
+    load hits every task alike): the playbook, then the module process; last, one ``-X importtime`` run each.
+
+    ``between(run)`` is called once per round after the tasks (the caller interleaves its own figures there).
+    """
+    sandbox, workdir = fixtures.sandbox, fixtures.workdir
     env = {"ANSIBLE_COLLECTIONS_PATH": str(collections)}
-    prepare(sandbox, bind, env)
-    cases = scenarios(sandbox, bind, workdir)
+    prepare(fixtures, env)
+    cases = scenarios(fixtures)
+    by_label = {scenario.label: scenario for scenario in cases}
+    endpoint = module_process(sandbox, by_label["cmg_endpoint_info"], workdir, collections).result
+    if endpoint.get("findings"):
+        raise RuntimeError(f"the benchmark's CMG endpoint is not healthy: {endpoint['findings']}")
+    by_label["cmg_monitor_report"].args["results"] = {"benchcmg": endpoint}
     results = [Measured(scenario.label) for scenario in cases]
+    interpreter = rss_interpreter(workdir)
     for scenario in cases:
-        time_playbook(sandbox, scenario, Measured(scenario.label), env)  # warm-up: not counted
+        time_playbook(sandbox, scenario, Measured(scenario.label), env, interpreter)  # warm-up: not counted
     for run in range(runs):
         progress(f"run {run + 1} of {runs}")
         for scenario, measured in zip(cases, results):
-            time_playbook(sandbox, scenario, measured, env)
-            measured.process_runs.append(module_process(sandbox, scenario, workdir, collections)[0])
+            time_playbook(sandbox, scenario, measured, env, interpreter)
+            process = module_process(sandbox, scenario, workdir, collections)
+            measured.process_runs.append(process.seconds)
+            measured.module_counts.append(len(process.modules))
+            measured.rss_kib.append(process.rss_kib)
+            measured.packages = heavy_packages(process.modules)
+        between(run)
     for scenario, measured in zip(cases, results):
-        measured.heavy_imports = module_process(sandbox, scenario, workdir, collections, importtime=True)[1]
+        measured.heavy_imports = module_process(sandbox, scenario, workdir, collections, importtime=True).importtime
     return results
 
 
@@ -241,12 +346,13 @@ def as_table(results: list[Measured]) -> str:
     """A Markdown table of the results."""
     ping = results[0]
     lines = ["| task | median s | extra over ping s | module process s | tokens/run | ARM requests/run | writes/run "
-             "| all imports s | heavy imports (s of own modules) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| modules imported | peak RSS MiB | all imports s | heavy imports (s of own modules) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for item in results:
         heavy = ", ".join(f"{name} {seconds:.2f}" for name, seconds in item.heavy_imports.items() if name != "total") or "none"
         lines.append(f"| {item.label} | {item.median:.2f} | {item.median - ping.median:+.2f} | {item.process_seconds:.2f} "
                      f"| {_spread(item.tokens)} | {_spread(item.arm)} | {_spread(item.writes)} "
+                     f"| {statistics.median(item.module_counts):.0f} | {statistics.median(item.rss_kib) / 1024:.1f} "
                      f"| {item.heavy_imports.get('total', 0.0):.2f} | {heavy} |")
     return "\n".join(lines)
 
@@ -258,16 +364,30 @@ def as_json(results: list[Measured], name_checks: dict[str, Any]) -> dict[str, A
                        "runs": [round(value, 3) for value in item.seconds], "module_process": round(item.process_seconds, 3),
                        "module_process_runs": [round(value, 3) for value in item.process_runs],
                        "token_requests": item.tokens, "arm_requests": item.arm, "writes": item.writes,
-                       "sent": item.sent, "heavy_imports": item.heavy_imports} for item in results],
+                       "sent": item.sent, "heavy_imports": item.heavy_imports, "module_counts": item.module_counts,
+                       "rss_kib": item.rss_kib, "task_rss_kib": item.task_rss_kib, "packages": item.packages} for item in results],
             "name_checks": name_checks}
 
 
 @contextlib.contextmanager
-def environment() -> Iterator[tuple[AzureSandbox, BindServer, Path]]:
-    """A sandbox, a named for contoso.test and a scratch directory."""
-    with AzureSandbox() as sandbox, running_named(("contoso.test",)) as bind, \
+def environment() -> Iterator[Fixtures]:
+    """A sandbox, a named for contoso.test and cloudapp.azure.com, a healthy CMG endpoint and a scratch directory."""
+    with AzureSandbox() as sandbox, running_named(ZONES) as bind, \
             tempfile.TemporaryDirectory(prefix="cmg-bench-") as workdir:
-        yield sandbox, bind, Path(workdir)
+        directory = Path(workdir)
+        endpoint_pki = cmg_pki(directory / "endpoint-pki")
+        leaf = endpoint_pki.leaf(f"{ENDPOINT_PREFIX}.contoso.test")
+        files = {"certificate": directory / "endpoint.crt", "private_key": directory / "endpoint.key",
+                 "chain": directory / "endpoint-chain.pem"}
+        files["certificate"].write_bytes(pem(leaf.cert))
+        files["private_key"].write_bytes(pem(leaf.key))
+        files["chain"].write_bytes(pem(endpoint_pki.issuing.cert))
+        os.chmod(files["private_key"], 0o600)
+        with TlsServer(leaf, endpoint_pki.chain_of(endpoint_pki.issuing)) as server:
+            add_cmg(bind, ENDPOINT_PREFIX)
+            yield Fixtures(sandbox, bind, directory, server.port, endpoint_pki.ca_bundle,
+                           {"certificate": str(files["certificate"]), "private_key": str(files["private_key"]),
+                            "chain": [str(files["chain"])], "ca_bundle": str(endpoint_pki.ca_bundle)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,11 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--collections", type=Path, default=COLLECTIONS,
                         help="the directory holding ansible_collections/configmgr/cmg to measure (default: this tree)")
     args = parser.parse_args(argv)
-    with environment() as (sandbox, bind, workdir):
-        results = measure(sandbox, bind, workdir, args.runs, args.collections.resolve(),
-                          lambda text: print(text, file=sys.stderr))
-        sandbox.reset()
-        name_checks = measure_name_checks(sandbox)
+    with environment() as fixtures:
+        results = measure(fixtures, args.runs, args.collections.resolve(), lambda text: print(text, file=sys.stderr))
+        fixtures.sandbox.reset()
+        name_checks = measure_name_checks(fixtures.sandbox)
     if args.json:
         print(json.dumps(as_json(results, name_checks), indent=2))
     else:

@@ -49,6 +49,7 @@ class Request:
     headers: dict[str, str]
     body: Any = None
     time: float = field(default_factory=time.monotonic)
+    peer: str = ""  # the client's address and port: one per TCP connection (make bench counts connections)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able view, for the process-mode control endpoint."""
@@ -472,7 +473,8 @@ def _make_handler(sandbox: AzureSandbox) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             body = _parse_body(raw, headers.get("content-type", ""))
             logged_body = dict(body, client_secret="***") if isinstance(body, dict) and "client_secret" in body else body
-            request = Request(self.command, parts.path, dict(parse_qsl(parts.query)), headers, body)
+            request = Request(self.command, parts.path, dict(parse_qsl(parts.query)), headers, body,
+                              peer="%s:%s" % self.client_address[:2])
             try:
                 response = sandbox.handle(request)
             except ConnectionReset:

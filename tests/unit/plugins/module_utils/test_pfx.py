@@ -140,3 +140,29 @@ def test_existing_pfx_with_another_password_is_not_overwritten(material, tmp_pat
     with pytest.raises(CmgError, match="it is not overwritten: give its password, or another path"):
         make_pfx(spec(material, out))
     assert out.read_bytes() == before
+
+
+def test_a_pfx_in_place_is_decrypted_once(material, tmp_path, monkeypatch):
+    """Speed (issue 16): the re-run reads the PFX in place and judges the same bytes; one decryption serves both."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from ansible_collections.configmgr.cmg.plugins.module_utils import _cert_load
+
+    out = tmp_path / "cmg.pfx"
+    make_pfx(spec(material, out))
+    monkeypatch.setattr(_cert_load, "_OPENED", [], raising=False)  # a new task is a new process: nothing remembered
+    opened: list[bytes] = []
+    real = pkcs12.load_pkcs12
+
+    def counting(data, password, *args, **kwargs):
+        opened.append(data)
+        return real(data, password, *args, **kwargs)
+
+    monkeypatch.setattr(pkcs12, "load_pkcs12", counting)
+    again = make_pfx(spec(material, out))
+    assert not again["changed"] and again["valid"]
+    assert opened == [out.read_bytes()]
+    # another password is another decryption (and is refused): nothing is reused across passwords
+    with pytest.raises(CmgError, match="cannot be opened"):
+        make_pfx(spec(material, out, password="Another-Pa55word"))
+    assert len(opened) == 2

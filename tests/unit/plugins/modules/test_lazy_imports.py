@@ -1,0 +1,73 @@
+"""Speed (issue 16): a module task imports only what it uses.
+
+Each case runs a real module the way AnsiballZ does (``python -m <module> <args file>``, here under the benchmark
+harness, which records ``sys.modules`` when the module exits) and asserts which packages it did not import: a
+certificate task loads no HTTP stack, no Azure SDK and no DNS library. Counts of modules, never times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from tests.support import pki
+from tests.support.ansible import COLLECTIONS, ROOT
+
+HARNESS = ROOT / "tests" / "benchmarks" / "harness.py"
+MODULES = "ansible_collections.configmgr.cmg.plugins.modules."
+SERVICE = "GraniteFalls.contoso.test"
+#: What no certificate task needs: the HTTP stack, Azure, DNS.
+NETWORK = ("http.client", "urllib.request", "ssl", "requests", "urllib3", "azure", "msal", "dns")
+
+
+def imported(tmp_path: Path, module: str, args: dict[str, Any]) -> set[str]:
+    """The module names in ``sys.modules`` when ``module`` exits after a successful run with ``args``."""
+    args_file, stats = tmp_path / "args.json", tmp_path / "stats.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}), encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AZURE_", "PYTHON"))}
+    env["PYTHONPATH"] = str(COLLECTIONS)
+    done = subprocess.run([sys.executable, str(HARNESS), str(stats), MODULES + module, str(args_file)], env=env,
+                          capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+    result = json.loads(done.stdout)
+    assert not result.get("failed"), result
+    return set(json.loads(stats.read_text(encoding="utf-8"))["modules"])
+
+
+def packages(names: set[str], wanted: tuple[str, ...]) -> list[str]:
+    return sorted(package for package in wanted if any(name == package or name.startswith(package + ".") for name in names))
+
+
+def cert_validate(tmp_path: Path) -> dict[str, Any]:
+    return {**pki.build_sample(tmp_path / "pki", SERVICE), "service_name": SERVICE}
+
+
+def cert_request(tmp_path: Path) -> dict[str, Any]:
+    return {"service_name": SERVICE, "passphrase": "key-Pa55phrase", "private_key_path": str(tmp_path / "cmg.key"),
+            "csr_path": str(tmp_path / "cmg.csr")}
+
+
+def pfx(tmp_path: Path) -> dict[str, Any]:
+    root = pki.make_cert("Lazy Root", pki.rsa_key(2048, 1), ca=True)
+    leaf = pki.make_cert(SERVICE, pki.rsa_key(2048, 3), root, crl=(), aia=())
+    (tmp_path / "root.pem").write_bytes(pki.pem(root.cert))
+    (tmp_path / "leaf.pem").write_bytes(pki.pem(leaf.cert))
+    (tmp_path / "leaf.key").write_bytes(leaf.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                               serialization.NoEncryption()))
+    return {"path": str(tmp_path / "cmg.pfx"), "password": "Pfx-Pa55word", "certificate": str(tmp_path / "leaf.pem"),
+            "private_key": str(tmp_path / "leaf.key"), "ca_bundle": str(tmp_path / "root.pem")}
+
+
+@pytest.mark.parametrize(("module", "make_args"), [("cmg_cert_validate", cert_validate), ("cmg_cert_request", cert_request),
+                                                   ("cmg_pfx", pfx)])
+def test_certificate_tasks_import_no_network_stack(module: str, make_args: Callable[[Path], dict[str, Any]],
+                                                   tmp_path: Path) -> None:
+    names = imported(tmp_path, module, make_args(tmp_path))
+    assert "cryptography.x509" in names  # the harness saw the module's real work
+    assert packages(names, NETWORK) == []
