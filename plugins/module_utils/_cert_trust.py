@@ -149,6 +149,10 @@ def _system_roots() -> list[Any]:
     raise CertificateError("no system trust store found on the host that runs the task: use trust=certifi or a path")
 
 
+#: The named public trust stores; any other ``trust`` value is a path to a PEM file or a directory of them.
+TRUST_STORES = ("certifi", "system")
+
+
 def load_trust(trust: str = "certifi", ca_bundle: str | None = None) -> TrustStore:
     """The public trust store (``certifi``, ``system`` or a path) and the enterprise ``ca_bundle`` (path or PEM)."""
     findings: list[dict[str, str]] = []

@@ -22,6 +22,7 @@ import os
 import re
 from typing import Any, Mapping
 
+from ._cert_trust import TRUST_STORES
 from ._certificate import FORMATS
 from ._cname import ON_CONFLICT
 from ._dns_core import KEY_ALGORITHMS
@@ -64,12 +65,15 @@ class PrepareError(CmgError):
 def launch_path(path: object, cwd: str | None = None) -> str:
     """``path`` made absolute against ``cwd`` (the directory ansible-playbook was started from); ``~`` expanded.
 
-    An empty value stays empty (the input is not given). ``cwd`` defaults to the current directory of
+    An empty value stays empty (the input is not given), and so do the names of the trust stores
+    (``certifi``, ``system``: ``cmg_trust`` takes a store or a path). ``cwd`` defaults to the current directory of
     the calling process, which for a filter is the controller's: ansible-playbook never changes it, while
     modules run in the playbook's directory.
     """
     if path is None or (isinstance(path, str) and not path.strip()):
         return ""
+    if isinstance(path, str) and path.strip() in TRUST_STORES:
+        return path.strip()  # cmg_trust names a store (certifi, system) rather than a path
     if isinstance(path, str) and "-----BEGIN" in path:
         return path  # PEM text given in place of a path (cmg_ca_bundle, cmg_previous_certificate)
     if not isinstance(path, str):

@@ -208,6 +208,25 @@ def test_relative_paths_are_taken_from_where_ansible_playbook_started(
     assert report["steps"]["certificate"]["chain"]["trust"] == "enterprise"
 
 
+def test_relative_trust_store_is_taken_from_where_ansible_playbook_started(
+        azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
+    """cmg_trust is a path too (or certifi/system): a relative one is found in the launch directory, not in the
+    installed collection's folder where the module runs."""
+    azure_sandbox.seed({"dns": {"zones": [{"name": "contoso.com", "resourceGroup": "rg-dns"}]}})
+    launch = tmp_path / "launch"
+    (launch / "certs").mkdir(parents=True)
+    (launch / "certs" / "GraniteFalls.pfx").write_bytes(contoso_pki.pfx("trust.pfx", "GraniteFalls.contoso.com").read_bytes())
+    (launch / "certs" / "roots.pem").write_bytes(pki.pem(contoso_pki.root.cert))
+    extra = {"cmg_certificate_path": "certs/GraniteFalls.pfx", "cmg_certificate_password": pki.PASSWORD,
+             "cmg_trust": "certs/roots.pem", "cmg_region": "West US", "cmg_report_dir": "report",
+             "cmg_dns_zone": "contoso.com", "cmg_dns_resource_group": "rg-dns", "cmg_wait_for_dns": False}
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env(), cwd=launch)
+    assert run.rc == 0, run.stdout + run.stderr
+    report = report_json(launch / "report")
+    assert report["status"] == "pass"
+    assert report["steps"]["certificate"]["chain"]["trust"] == "public"
+
+
 def test_renewal_with_another_common_name_stops_before_azure(
         azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path) -> None:
     previous = tmp_path / "previous.pem"
