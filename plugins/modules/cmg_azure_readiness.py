@@ -28,7 +28,7 @@ description:
   - The task does not fail when a check fails - test RV(ready). It changes something only with O(register=true) and
     a provider that is not registered; in check mode it only says so.
   - The reads run concurrently with one token (the compute reads once C(Microsoft.Compute) answered C(Registered));
-    429 and 5xx answers are retried (see the C(configmgr.cmg.azure) doc fragment).
+    429 and 5xx answers are retried (see the Azure access options below).
 author:
   - configmgr.cmg contributors (@configmgr)
 extends_documentation_fragment:
