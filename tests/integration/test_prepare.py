@@ -284,6 +284,25 @@ def test_bad_tsig_algorithm_fails_before_any_call(azure_sandbox: AzureSandbox, c
     assert_failed_run(run, tmp_path / "report", "run")
 
 
+@pytest.mark.parametrize(("name", "value", "problem"), [
+    ("cmg_dns_port", "fifty-three", "cmg_dns_port must be a whole number, not 'fifty-three'"),
+    ("cmg_dns_wait_timeout", -5, "cmg_dns_wait_timeout must be between 0 and 86400, not -5"),
+])
+def test_bad_whole_number_fails_in_one_line(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path,
+                                            name: str, value: Any, problem: str) -> None:
+    """A whole-number input of the wrong type or range is one line from the role's input check, not Ansible's dump of
+    the argument spec; a FAIL report, no call."""
+    extra = role_vars(contoso_pki, contoso_pki.pfx("num.pfx", "GraniteFalls.contoso.test"), tmp_path / "report",
+                      **{name: value})
+    run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
+    assert run.rc == 2
+    message = run.result(ROLE + "Stop with the message of the failed step")["msg"]
+    assert message == f"{problem} (readiness report: {tmp_path / 'report'})"
+    assert "argument_spec_data" not in run.stdout
+    assert azure_sandbox.requests == []
+    assert_failed_run(run, tmp_path / "report", "run")
+
+
 # ------------------------------------------------------------------------------------------------
 # RFC 2136 on BIND, with propagation
 # ------------------------------------------------------------------------------------------------
