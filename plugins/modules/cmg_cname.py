@@ -286,7 +286,11 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 
 
 def argument_spec() -> dict:
-    """The module's options, the registered DNS providers' options and the shared Azure options."""
+    """The module's options, the registered DNS providers' options and the shared Azure options.
+
+    The secrets come with ``no_log`` set where they are declared: ``key_secret`` in the DNS provider registry and
+    ``secret`` in the Azure options (tests/unit/plugins/modules assert it).
+    """
     spec = azure_argument_spec()
     spec.update(provider_argument_spec())
     spec.update(

@@ -14,13 +14,13 @@ import base64
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from typing import Iterator
+
+from .process import read_text, serving
 
 NAMED = shutil.which("named") or "/usr/sbin/named"
 KEY_NAME = "cmg-test-key"
@@ -154,24 +154,10 @@ def running_named(zones: tuple[str, ...] = DEFAULT_ZONES, host: str = "127.0.0.1
         start_new_session=True, env={**os.environ, **(env or {})},
     )
     server = BindServer(host, port, KEY_NAME, secret, tuple(zones), directory, process)
-    try:
-        deadline = time.monotonic() + timeout
-        while not _answers_soa(host, port, zones[0]):
-            if process.poll() is not None or time.monotonic() > deadline:
-                with open(os.path.join(directory, "named.stderr"), encoding="utf-8", errors="replace") as out:
-                    raise RuntimeError(f"named did not start on {host}:{port}:\n{out.read()}\n{server.log()}")
-            time.sleep(0.02)
+    with serving(process, lambda: _answers_soa(host, port, zones[0]),
+                 lambda: f"named did not start on {host}:{port}:\n{read_text(stderr.name)}\n{server.log()}",
+                 stderr, directory, timeout):
         yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        stderr.close()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def bind_server() -> Iterator[BindServer]:
@@ -218,21 +204,7 @@ def running_resolver(upstream: BindServer, host: str = "127.0.0.1", timeout: flo
         [NAMED, "-f", "-4", "-n", "1", "-c", config], stdout=stderr, stderr=subprocess.STDOUT, start_new_session=True,
     )
     server = BindServer(host, port, "", "", (), directory, process)
-    try:
-        deadline = time.monotonic() + timeout
-        while not _answers_soa(host, port, upstream.zones[0]):
-            if process.poll() is not None or time.monotonic() > deadline:
-                with open(os.path.join(directory, "named.stderr"), encoding="utf-8", errors="replace") as out:
-                    raise RuntimeError(f"the resolver did not start on {host}:{port}:\n{out.read()}\n{server.log()}")
-            time.sleep(0.02)
+    with serving(process, lambda: _answers_soa(host, port, upstream.zones[0]),
+                 lambda: f"the resolver did not start on {host}:{port}:\n{read_text(stderr.name)}\n{server.log()}",
+                 stderr, directory, timeout):
         yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        stderr.close()
-        shutil.rmtree(directory, ignore_errors=True)

@@ -13,15 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from .bind import free_port
+from .process import read_text, serving
 
 KRB5KDC = shutil.which("krb5kdc") or "/usr/sbin/krb5kdc"
 KDB5_UTIL = shutil.which("kdb5_util") or "/usr/sbin/kdb5_util"
@@ -142,21 +141,6 @@ def running_kdc(principals: tuple[str, ...] = ("DNS/localhost", "cmg-dns", "intr
     process = subprocess.Popen([KRB5KDC, "-n", "-r", realm], env=env, stdout=stderr,  # pylint: disable=consider-using-with
                                stderr=subprocess.STDOUT, start_new_session=True)
     server = KdcServer(realm, port, directory, keytabs, process)
-    try:
-        deadline = time.monotonic() + timeout
-        while not _answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                with open(os.path.join(directory, "krb5kdc.stderr"), encoding="utf-8", errors="replace") as out:
-                    raise RuntimeError(f"krb5kdc did not start on 127.0.0.1:{port}:\n{out.read()}")
-            time.sleep(0.02)
+    with serving(process, lambda: _answers(port),
+                 lambda: f"krb5kdc did not start on 127.0.0.1:{port}:\n{read_text(stderr.name)}", stderr, directory, timeout):
         yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        stderr.close()
-        shutil.rmtree(directory, ignore_errors=True)

@@ -15,11 +15,9 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import tempfile
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -27,6 +25,7 @@ from typing import Iterator
 import trustme
 
 from tests.support.bind import free_port
+from tests.support.process import serving
 
 PEBBLE = shutil.which("pebble") or "/usr/bin/pebble"
 EAB_KID = "kid-cmg-test"
@@ -102,20 +101,6 @@ def running_pebble(dns_server: str, *, eab_required: bool = False, nonce_reject:
         cwd=directory, start_new_session=True)
     server = PebbleServer(f"https://127.0.0.1:{port}/dir", f"https://127.0.0.1:{management}", ca_path, directory,
                           eab_required, process)
-    try:
-        deadline = time.monotonic() + timeout
-        while not _ready(server.directory_url, ca_path):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"pebble did not start on 127.0.0.1:{port}:\n{server.log()}")
-            time.sleep(0.05)
+    with serving(process, lambda: _ready(server.directory_url, ca_path),
+                 lambda: f"pebble did not start on 127.0.0.1:{port}:\n{server.log()}", log, directory, timeout, poll=0.05):
         yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
-        shutil.rmtree(directory, ignore_errors=True)
