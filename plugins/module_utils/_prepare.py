@@ -56,6 +56,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 INTEGERS = {"cmg_dns_port": (1, 65535), "cmg_dns_ttl": (1, 2147483647), "cmg_dns_wait_timeout": (0, 86400),
             "cmg_min_days_remaining": (0, 36500), "cmg_vm_instances": (1, MAX_INSTANCES)}
+#: The true/false inputs, and the spellings Ansible's boolean conversion takes for them.
+BOOLEANS = ("cmg_content_enabled", "cmg_manage_cname", "cmg_wait_for_dns", "cmg_register_providers",
+            "cmg_acme_validate_certs", "cmg_acme_terms_agreed")
+_TRUE, _FALSE = ("yes", "on", "1", "true", "y", "t"), ("no", "off", "0", "false", "n", "f")
 
 
 class PrepareError(CmgError):
@@ -132,6 +136,14 @@ def _int_problem(name: str, value: Any) -> str | None:
     return None
 
 
+def truth(value: Any) -> bool | None:
+    """``value`` as Ansible's boolean conversion reads it (``yes``, ``on``, ``1``, ``true``...), or None if it is none."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
 def runs_step(step: str, run_tags: Any = None, skip_tags: Any = None) -> bool:
     """Whether a step tagged ``step`` runs under ``--tags``/``--skip-tags`` (``ansible_run_tags``/``ansible_skip_tags``)."""
     run_tags = [str(tag) for tag in run_tags or ["all"]]
@@ -158,6 +170,9 @@ def input_problems(inputs: Mapping[str, Any], cloud: str | None = None,
             problem = _int_problem(name, inputs[name])
             if problem:
                 problems.append(problem)
+    for name in BOOLEANS:
+        if name in inputs and truth(inputs[name]) is None:
+            problems.append(f"{name} must be true or false, not {inputs[name]!r}")
     path, content = inputs.get("cmg_certificate_path"), inputs.get("cmg_certificate_content")
     source = str(inputs.get("cmg_certificate_source") or "file")
     if certificate_step and source in ("acme", "csr"):
@@ -169,7 +184,7 @@ def input_problems(inputs: Mapping[str, Any], cloud: str | None = None,
                         "(or, before the certificate exists, cmg_service_name with --tags names,availability)")
     elif not certificate_step and not inputs.get("cmg_service_name") and not (path or content):
         problems.append("the certificate step is not run: give the service name as cmg_service_name")
-    if inputs.get("cmg_dns_provider") == "rfc2136" and inputs.get("cmg_manage_cname", True) \
+    if inputs.get("cmg_dns_provider") == "rfc2136" and truth(inputs.get("cmg_manage_cname", True)) \
             and not inputs.get("cmg_dns_server"):
         problems.append("cmg_dns_provider rfc2136 needs cmg_dns_server (the primary name server of cmg_dns_zone)")
     return problems

@@ -287,10 +287,11 @@ def test_bad_tsig_algorithm_fails_before_any_call(azure_sandbox: AzureSandbox, c
 @pytest.mark.parametrize(("name", "value", "problem"), [
     ("cmg_dns_port", "fifty-three", "cmg_dns_port must be a whole number, not 'fifty-three'"),
     ("cmg_dns_wait_timeout", -5, "cmg_dns_wait_timeout must be between 0 and 86400, not -5"),
+    ("cmg_wait_for_dns", "maybe", "cmg_wait_for_dns must be true or false, not 'maybe'"),
 ])
-def test_bad_whole_number_fails_in_one_line(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path,
+def test_bad_whole_number_or_boolean_fails_in_one_line(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path,
                                             name: str, value: Any, problem: str) -> None:
-    """A whole-number input of the wrong type or range is one line from the role's input check, not Ansible's dump of
+    """A whole-number or true/false input of the wrong type or range is one line from the role's input check, not Ansible's dump of
     the argument spec; a FAIL report, no call."""
     extra = role_vars(contoso_pki, contoso_pki.pfx("num.pfx", "GraniteFalls.contoso.test"), tmp_path / "report",
                       **{name: value})

@@ -210,3 +210,20 @@ def test_tsig_algorithms_have_one_source() -> None:
     assert not [problem for problem in _prepare.input_problems({"cmg_region": "westus", "cmg_service_name": "x.contoso.com",
                                                                 "cmg_dns_key_algorithm": "gss-tsig"})
                 if "key_algorithm" in problem]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (True, True), ("yes", True), ("On", True), (1, True), ("false", False), ("no", False), (0, False), (False, False),
+    ("maybe", None), (None, None), ([], None), (2, None),
+])
+def test_truth_reads_booleans_as_ansible_does(value, expected) -> None:
+    assert _prepare.truth(value) is expected
+
+
+def test_boolean_inputs_are_checked_in_one_line() -> None:
+    problems = _prepare.input_problems({"cmg_region": "westus", "cmg_service_name": "x.contoso.com",
+                                        "cmg_manage_cname": "sometimes", "cmg_content_enabled": "yes"})
+    assert problems == ["cmg_manage_cname must be true or false, not 'sometimes'"]
+    # a manage_cname given as the string "false" needs no DNS server
+    assert _prepare.input_problems({"cmg_region": "westus", "cmg_service_name": "x.contoso.com",
+                                    "cmg_dns_provider": "rfc2136", "cmg_manage_cname": "false"}) == []
