@@ -290,9 +290,9 @@ def test_bad_tsig_algorithm_fails_before_any_call(azure_sandbox: AzureSandbox, c
     ("cmg_wait_for_dns", "maybe", "cmg_wait_for_dns must be true or false, not 'maybe'"),
 ])
 def test_bad_whole_number_or_boolean_fails_in_one_line(azure_sandbox: AzureSandbox, contoso_pki: Pki, tmp_path: Path,
-                                            name: str, value: Any, problem: str) -> None:
-    """A whole-number or true/false input of the wrong type or range is one line from the role's input check, not Ansible's dump of
-    the argument spec; a FAIL report, no call."""
+                                                       name: str, value: Any, problem: str) -> None:
+    """A whole-number or true/false input of the wrong type or range is one line from the role's input check, not
+    Ansible's dump of the argument spec; a FAIL report, no call."""
     extra = role_vars(contoso_pki, contoso_pki.pfx("num.pfx", "GraniteFalls.contoso.test"), tmp_path / "report",
                       **{name: value})
     run = run_playbook(PLAYBOOK, extra_vars=extra, env=azure_sandbox.env())
