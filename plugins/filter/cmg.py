@@ -9,28 +9,14 @@ Bad input becomes an ``AnsibleFilterError`` with the naming rule's one-line mess
 
 from __future__ import annotations
 
-from functools import wraps
 from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._clouds import resolve
-from ansible_collections.configmgr.cmg.plugins.module_utils._errors import CmgError
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import derive_names, deployment_name, service_prefix
-
-
-def _naming_filter(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the naming rules' CmgError into an AnsibleFilterError with the same one-line message."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CmgError as exc:
-            raise AnsibleFilterError(str(exc)) from None
-
-    return wrapper
+from ansible_collections.configmgr.cmg.plugins.plugin_utils._filter_errors import filter_errors
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -41,20 +27,20 @@ def _flag(value: Any, name: str) -> bool:
         raise AnsibleFilterError(f"{name} must be a boolean, not {value!r}") from None
 
 
-@_naming_filter
+@filter_errors
 def cmg_prefix(name: str, prefix: str | None = None) -> str:
     """``GraniteFalls.contoso.com`` -> ``GraniteFalls``; a wildcard name takes the chosen ``prefix``."""
     return service_prefix(name, prefix)
 
 
-@_naming_filter
+@filter_errors
 def cmg_deployment_name(name: str, region: str | None = None, cloud: str | None = None, method: str = "vmss",
                         prefix: str | None = None) -> str:
     """The Azure deployment name: ``granitefalls.westus.cloudapp.azure.com`` for ``region='West US'``."""
     return deployment_name(name, region=region, cloud=cloud, method=method, prefix=prefix)
 
 
-@_naming_filter
+@filter_errors
 def cmg_names(name: str, region: str | None = None, content_enabled: Any = False, dns_zone: str | None = None,
               cloud: str | None = None, method: str = "vmss", prefix: str | None = None) -> dict[str, Any]:
     """Every CMG name with the problems found (see ``cmg_names.yml``)."""
@@ -62,7 +48,7 @@ def cmg_names(name: str, region: str | None = None, content_enabled: Any = False
                         content_enabled=_flag(content_enabled, "content_enabled"), dns_zone=dns_zone, prefix=prefix)
 
 
-@_naming_filter
+@filter_errors
 def cmg_cloud(value: str | None = None, region: str | None = None) -> str:
     """The cloud whose naming rules apply: the value, else ``AZURE_CLOUD_ENVIRONMENT``, else ``AzureCloud``
     (a Resource Manager URL follows the cloud of ``region``; see ``cmg_cloud.yml``)."""

@@ -9,38 +9,24 @@ documentation lives beside this file in ``<filter name>.yml``.
 
 from __future__ import annotations
 
-from functools import wraps
 from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.configmgr.cmg.plugins.module_utils._errors import CmgError
 from ansible_collections.configmgr.cmg.plugins.module_utils._prepare import (
     certificate_stop, cname_skip_reason, csr_next_step, input_problems, launch_path, prepare_names, runs_step,
     source_files)
+from ansible_collections.configmgr.cmg.plugins.plugin_utils._filter_errors import filter_errors
 
 
-def _filter(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a CmgError into an AnsibleFilterError with the same one-line message."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CmgError as exc:
-            raise AnsibleFilterError(str(exc)) from None
-
-    return wrapper
-
-
-@_filter
+@filter_errors
 def cmg_launch_path(path: Any) -> str:
     """``path`` made absolute against the directory ansible-playbook was started from ("" stays "")."""
     return launch_path(path)
 
 
-@_filter
+@filter_errors
 def cmg_prepare_inputs(inputs: dict[str, Any], cloud: str | None = None, run_tags: list[str] | None = None,
                        skip_tags: list[str] | None = None) -> list[str]:
     """The problems of the prepare role's inputs, one line each (an empty list when there is none)."""
@@ -49,7 +35,7 @@ def cmg_prepare_inputs(inputs: dict[str, Any], cloud: str | None = None, run_tag
     return input_problems(inputs, cloud=cloud or None, certificate_step=runs_step("certificate", run_tags, skip_tags))
 
 
-@_filter
+@filter_errors
 def cmg_prepare_names(service_name: str, region: str | None = None, cloud: str | None = None,
                       content_enabled: Any = False, dns_zone: str | None = None,
                       prefix: str | None = None) -> dict[str, Any]:
@@ -59,7 +45,7 @@ def cmg_prepare_names(service_name: str, region: str | None = None, cloud: str |
                          prefix=prefix or None)
 
 
-@_filter
+@filter_errors
 def cmg_cname_skip_reason(names: dict[str, Any], manage_cname: Any = True, method: str = "arm",
                           availability: dict[str, Any] | None = None) -> str:
     """Why the CNAME step does not run, or an empty string when it runs."""
@@ -67,19 +53,19 @@ def cmg_cname_skip_reason(names: dict[str, Any], manage_cname: Any = True, metho
                              availability=availability if isinstance(availability, dict) else None)
 
 
-@_filter
+@filter_errors
 def cmg_certificate_stop(result: dict[str, Any], unknown_trust: str = "stop") -> str:
     """The message that stops the run because of the certificate's trust, or an empty string."""
     return certificate_stop(result if isinstance(result, dict) else {}, unknown_trust)
 
 
-@_filter
+@filter_errors
 def cmg_source_files(pfx_path: Any, account_key_path: Any = "") -> dict[str, str]:
     """The key, CSR, certificate, chain and ACME account key files of cmg_certificate_source acme/csr."""
     return source_files(pfx_path, account_key_path or "")
 
 
-@_filter
+@filter_errors
 def cmg_csr_next_step(request: dict[str, Any], certificate_path: Any, check_mode: Any = False) -> str:
     """The message that stops a cmg_certificate_source csr run until the issued certificate is in place."""
     return csr_next_step(request if isinstance(request, dict) else {}, str(certificate_path or ""),

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Optional
 
-from ._dns_core import Plan, RecordSet, check_timeout, converge, plan_exact, provider_class
+from ._dns_core import Plan, RecordSet, check_timeout, check_ttl, converge, plan_exact, provider_class
 from ._dns_resolve import NameServer, wait_for_txt
 from ._errors import CmgError, DnsError
 
@@ -90,16 +90,6 @@ def _servers_option(nameservers: Optional[list[str]]) -> Optional[Callable[[str]
     return lambda _fqdn: servers_from_option(nameservers)
 
 
-def _ttl(value: Any) -> int:
-    try:
-        ttl = int(value)
-    except (TypeError, ValueError):
-        raise DnsError(f"ttl must be a number of seconds, not {str(value)[:40]!r}") from None
-    if not 1 <= ttl <= MAX_TTL:
-        raise DnsError(f"ttl must be between 1 and {MAX_TTL} seconds, not {ttl}")
-    return ttl
-
-
 @contextlib.contextmanager
 def dns_publisher(params: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None,
                   clock: Callable[[], float] = time.monotonic,
@@ -112,7 +102,7 @@ def dns_publisher(params: Mapping[str, Any], environ: Optional[Mapping[str, str]
     name = params.get("provider") or DEFAULT_PROVIDER
     check_provider_params(name, params)
     servers = _servers_option(params.get("nameservers"))
-    ttl = _ttl(60 if params.get("ttl") is None else params["ttl"])
+    ttl = check_ttl(60 if params.get("ttl") is None else params["ttl"], MAX_TTL)
     timeout = check_timeout(120 if params.get("wait_timeout") is None else params["wait_timeout"])
     interval = check_timeout(2.0 if params.get("wait_interval") is None else params["wait_interval"], "wait_interval")
     with provider_class(name).from_params(params, environ) as provider:

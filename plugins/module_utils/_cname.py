@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from ._dns_core import Outcome, Plan, RecordSet, check_timeout, converge, normalize_name, others_error, provider_class
+from ._dns_core import Outcome, Plan, RecordSet, check_timeout, check_ttl, converge, normalize_name, others_error, provider_class
 from ._dns_resolve import NameServer, wait_for_cname, wait_for_resolvers
 from ._errors import CmgError, DnsError, NamingError
 from ._naming import deployment_name, normalize_fqdn, relative_record_name
@@ -212,21 +212,11 @@ def _given(params: Mapping[str, Any], key: str, default: Any) -> Any:
 
 def _request(params: Mapping[str, Any], check_mode: bool) -> CnameRequest:
     return CnameRequest(
-        service_name=params["service_name"], state=params.get("state") or "present", ttl=_ttl(_given(params, "ttl", 3600)),
+        service_name=params["service_name"], state=params.get("state") or "present", ttl=check_ttl(_given(params, "ttl", 3600), MAX_TTL),
         metadata=dict(params.get("metadata") or {}), on_conflict=params.get("on_conflict") or "fail",
         wait=bool(_given(params, "wait", True)), wait_timeout=check_timeout(_given(params, "wait_timeout", 300)),
         check_mode=check_mode, resolvers=tuple(params.get("resolvers") or ()),
     )
-
-
-def _ttl(value: Any) -> int:
-    try:
-        ttl = int(value)
-    except (TypeError, ValueError):
-        raise DnsError(f"ttl must be a number of seconds, not {str(value)[:40]!r}") from None
-    if not 1 <= ttl <= MAX_TTL:
-        raise DnsError(f"ttl must be between 1 and {MAX_TTL} seconds, not {ttl}")
-    return ttl
 
 
 def _naming_cloud(provider: Any, params: Mapping[str, Any], environ: Any) -> Optional[str]:

@@ -96,6 +96,17 @@ def check_timeout(value: Any, what: str = "wait_timeout") -> float:
     return seconds
 
 
+def check_ttl(value: Any, maximum: int) -> int:
+    """A record TTL in whole seconds from 1 to ``maximum``."""
+    try:
+        ttl = int(value)
+    except (TypeError, ValueError):
+        raise DnsError(f"ttl must be a number of seconds, not {str(value)[:40]!r}") from None
+    if not 1 <= ttl <= maximum:
+        raise DnsError(f"ttl must be between 1 and {maximum} seconds, not {ttl}")
+    return ttl
+
+
 @dataclass
 class RecordSet:
     """One record set at a name, provider-neutral.

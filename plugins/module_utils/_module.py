@@ -17,6 +17,14 @@ from ansible.module_utils.basic import missing_required_lib
 from ._errors import CmgError, MissingDependencyError
 
 
+def diff_mode_only(module: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with its ``diff`` kept only when the task runs in diff mode (``--diff``)."""
+    diff = result.pop("diff", None)
+    if module._diff and diff is not None:  # pylint: disable=protected-access
+        result["diff"] = diff
+    return result
+
+
 def run(module: Any, action: Callable[[], dict[str, Any]]) -> None:
     """Call ``action()`` and exit the module with its result, or fail with a one-line message.
 

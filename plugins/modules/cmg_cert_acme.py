@@ -331,7 +331,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.configmgr.cmg.plugins.module_utils._acme_certificate import run_acme
 from ansible_collections.configmgr.cmg.plugins.module_utils._azure import azure_argument_spec
 from ansible_collections.configmgr.cmg.plugins.module_utils._dns_providers import provider_argument_spec, provider_rules
-from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
+from ansible_collections.configmgr.cmg.plugins.module_utils._module import diff_mode_only, run
 
 #: The ACME and DNS-01 options; the DNS provider options and the Azure options are added by argument_spec().
 ACME_OPTIONS = {
@@ -378,14 +378,7 @@ def main() -> None:
                            required_one_of=[("csr_path", "csr_content"), ("account_key_path", "account_key_content")],
                            required_together=[("eab_kid", "eab_hmac_key")], **provider_rules())
 
-    def action() -> dict:
-        result = run_acme(module.params, check_mode=module.check_mode)
-        diff = result.pop("diff")
-        if module._diff:  # pylint: disable=protected-access
-            result["diff"] = diff
-        return result
-
-    run(module, action)
+    run(module, lambda: diff_mode_only(module, run_acme(module.params, check_mode=module.check_mode)))
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ certreq:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._cert_request import RequestSpec, request
-from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
+from ansible_collections.configmgr.cmg.plugins.module_utils._module import diff_mode_only, run
 
 ARGUMENT_SPEC = {
     "service_name": {"type": "str", "required": True},
@@ -196,14 +196,7 @@ def main() -> None:
                        private_key_path=params["private_key_path"], private_key_content=params["private_key_content"],
                        csr_path=params["csr_path"], template=params["template"], ca_config=params["ca_config"])
 
-    def action() -> dict:
-        result = request(spec, check_mode=module.check_mode)
-        diff = result.pop("diff")
-        if module._diff:  # pylint: disable=protected-access
-            result["diff"] = diff
-        return result
-
-    run(module, action)
+    run(module, lambda: diff_mode_only(module, request(spec, check_mode=module.check_mode)))
 
 
 if __name__ == "__main__":

@@ -200,7 +200,7 @@ upload:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
+from ansible_collections.configmgr.cmg.plugins.module_utils._module import diff_mode_only, run
 from ansible_collections.configmgr.cmg.plugins.module_utils._pfx import PfxSpec, make_pfx
 
 ARGUMENT_SPEC = {
@@ -232,14 +232,7 @@ def main() -> None:
                            required_together=[("certificate", "private_key")])
     spec = PfxSpec(**{name: module.params[name] for name in ARGUMENT_SPEC})
 
-    def action() -> dict:
-        result = make_pfx(spec, check_mode=module.check_mode)
-        diff = result.pop("diff")
-        if module._diff:  # pylint: disable=protected-access
-            result["diff"] = diff
-        return result
-
-    run(module, action)
+    run(module, lambda: diff_mode_only(module, make_pfx(spec, check_mode=module.check_mode)))
 
 
 if __name__ == "__main__":
