@@ -20,7 +20,6 @@ file is refused.
 
 from __future__ import annotations
 
-import configparser
 import copy
 import json
 import os
@@ -122,7 +121,9 @@ def read_text_file(path: str, what: str, limit: int = MAX_CREDENTIALS_BYTES, enc
         raise AzureError(f"the {what} {path} is not UTF-8 text") from None
 
 
-def _parse_credentials(path: str) -> configparser.ConfigParser:
+def _parse_credentials(path: str) -> Any:
+    import configparser  # pylint: disable=import-outside-toplevel  # only with a credentials file
+
     parser = configparser.ConfigParser(interpolation=None)
     text = read_text_file(path, "Azure credentials file")
     try:

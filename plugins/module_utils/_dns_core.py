@@ -25,11 +25,12 @@ The API a caller uses (``_cname`` for the CNAME; an ACME DNS-01 step for ``_acme
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar, Mapping, Optional, Protocol
 
+from ._dns_names import check_dns_name, normalize_name
 from ._errors import CmgError, DnsError
+
 
 #: Record types a provider may be asked about (SOA only at the apex, where nothing is written).
 RECORD_TYPES = ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT")
@@ -40,7 +41,6 @@ KEY_ALGORITHMS = HMAC_ALGORITHMS + (GSS_TSIG,)
 PROTOCOLS = ("tcp", "udp")
 ACTIONS = ("create", "replace", "delete")
 MAX_PORT = 65535
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
 class RaceError(DnsError):
@@ -55,22 +55,6 @@ def refused(exc: CmgError) -> CmgError:
     """
     exc.refused = True  # type: ignore[attr-defined]
     return exc
-
-
-def normalize_name(name: Optional[str]) -> Optional[str]:
-    """Lower case, no trailing dot: how names compare."""
-    return name.rstrip(".").lower() if name else name
-
-
-def check_dns_name(value: Any, what: str) -> str:
-    """``value`` as a DNS name (lower case, no trailing dot), or a one-line DnsError naming ``what``."""
-    text = str(value if value is not None else "").strip()
-    name = text.rstrip(".").lower()
-    labels = name.split(".")
-    if not name or len(name) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise DnsError(f"{what} {text[:80]!r} is not a DNS name: use letters, digits, hyphens and dots "
-                       "(labels of 1-63 characters, 253 in all)")
-    return name
 
 
 def check_port(value: Any, what: str = "port") -> int:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from ._dns_core import normalize_name
+from ._dns_names import normalize_name
 from ._errors import DnsError, MissingDependencyError
 
 DNS_PORT = 53
@@ -75,7 +75,7 @@ def split_host_port(value: str, default_port: int = DNS_PORT) -> tuple[str, int]
     else:
         host, port_text = text, None
     if not is_address(host):
-        from ._dns_core import check_dns_name  # pylint: disable=import-outside-toplevel
+        from ._dns_names import check_dns_name  # pylint: disable=import-outside-toplevel
 
         try:
             host = check_dns_name(host if host == host.strip() else "-", "name server")

@@ -23,35 +23,17 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._certificate import covers, load_certificate
+from ._cert_load import load_certificate
+from ._cert_rules import covers
 from ._dns_resolve import normalize_name, servers_from_option
 from ._endpoint_dns import resolve_system, resolve_via
+from ._endpoint_findings import (
+    CHECK_OF, CHECKS, CNAME_WRONG_TARGET, EXPIRED, EXPIRING_SOON, NAME_MISMATCH, NOT_EXPECTED_CERTIFICATE, NOT_YET_VALID,
+    SEVERITY, STATUS_OF, STATUS_RANK, TLS_BELOW_1_2, UNREACHABLE, UNRESOLVED, UNTRUSTED,
+)
 from ._errors import CertificateError, CmgError, MissingDependencyError
 from ._naming import deployment_name as derive_deployment_name
 from ._naming import normalize_fqdn
-
-# Finding codes (docs/monitor.md lists them with what to do).
-UNRESOLVED = "unresolved"
-CNAME_WRONG_TARGET = "cname_wrong_target"
-UNREACHABLE = "unreachable"
-TLS_BELOW_1_2 = "tls_below_1_2"
-UNTRUSTED = "untrusted"
-NAME_MISMATCH = "name_mismatch"
-EXPIRED = "expired"
-NOT_YET_VALID = "not_yet_valid"
-EXPIRING_SOON = "expiring_soon"
-NOT_EXPECTED_CERTIFICATE = "not_expected_certificate"
-
-SEVERITY = {UNRESOLVED: "error", CNAME_WRONG_TARGET: "error", UNREACHABLE: "error", TLS_BELOW_1_2: "error",
-            UNTRUSTED: "error", NAME_MISMATCH: "error", EXPIRED: "error", NOT_YET_VALID: "error",
-            EXPIRING_SOON: "warning", NOT_EXPECTED_CERTIFICATE: "error"}
-# One check per question an operator asks; every finding code answers exactly one of them.
-CHECKS = ("dns", "connect", "tls_version", "trust", "name", "expiry", "expected")
-CHECK_OF = {UNRESOLVED: "dns", CNAME_WRONG_TARGET: "dns", UNREACHABLE: "connect", TLS_BELOW_1_2: "tls_version",
-            UNTRUSTED: "trust", NAME_MISMATCH: "name", EXPIRED: "expiry", NOT_YET_VALID: "expiry",
-            EXPIRING_SOON: "expiry", NOT_EXPECTED_CERTIFICATE: "expected"}
-STATUS_OF = {"error": "fail", "warning": "warn", "info": "pass"}
-STATUS_RANK = {"skip": 0, "pass": 0, "warn": 1, "fail": 2}
 
 DEFAULT_PORT = 443
 MAX_TIMEOUT = 300.0

@@ -17,7 +17,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ._endpoint import EXPIRED, EXPIRING_SOON, NOT_YET_VALID
+from ._endpoint_findings import EXPIRED, EXPIRING_SOON, NOT_YET_VALID
 
 SUMMARY_FILES = {"markdown": "cmg-monitor.md", "junit": "cmg-monitor.junit.xml", "json": "cmg-monitor.json"}
 FAIL_ON = ("error", "warning")

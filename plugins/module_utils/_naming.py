@@ -19,7 +19,6 @@ CN, which a renewal must repeat exactly).
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 
@@ -65,6 +64,8 @@ def _close_regions(region: str, regions: dict[str, tuple[str, str]]) -> list[str
     """Canonical names of the regions whose name or display name is close to ``region``."""
     by_spelling = {name: name for name in regions}
     by_spelling.update({display.lower(): name for name, (display, _geo) in regions.items()})
+    import difflib  # pylint: disable=import-outside-toplevel  # only for a wrong region
+
     suggestions: list[str] = []
     for spelling in (_region_key(region), region.strip().lower()):
         for match in difflib.get_close_matches(spelling, list(by_spelling), n=5, cutoff=0.6):

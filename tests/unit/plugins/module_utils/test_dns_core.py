@@ -43,11 +43,12 @@ def _relative_imports(path: pathlib.Path) -> set[str]:
 
 def test_core_imports_no_provider_and_providers_no_cname() -> None:
     """The core depends on nothing DNS-specific; providers depend on the core, never on _cname (no cycle)."""
-    assert _relative_imports(UTILS / "_dns_core.py") == {"_errors"}
+    assert _relative_imports(UTILS / "_dns_core.py") == {"_dns_names", "_errors"}
+    assert _relative_imports(UTILS / "_dns_names.py") == {"_errors"}
     for provider in ("_dns_azure.py", "_dns_rfc2136.py"):
         imports = _relative_imports(UTILS / provider)
         assert "_dns_core" in imports and "_cname" not in imports, (provider, imports)
-    assert _relative_imports(UTILS / "_dns_resolve.py") <= {"_dns_core", "_errors"}
+    assert _relative_imports(UTILS / "_dns_resolve.py") <= {"_dns_names", "_errors"}
     assert not {"_dns_azure", "_dns_rfc2136"} & _relative_imports(UTILS / "_cname.py")
 
 
