@@ -13,7 +13,9 @@ then, apart: the three name checks against one at 0.5 s latency per Resource Man
 (:mod:`tests.benchmarks.name_checks`) and the client-side time of an ACME issuance against Pebble and BIND
 (wall time minus the time spent in HTTP requests to the CA, DNS messages and sleeps).
 
-Load-independent figures sit beside the timings: imported modules, peak RSS, requests per task.
+Load-independent figures sit beside the timings: imported modules, peak RSS, requests per task, and the size of the
+collection's code in each task's payload (:mod:`tests.support.payload`: the controller parses it and the module's
+process compiles it on every task).
 It writes ``.build/bench/results.json``, prints a table (median, min, max, ratio to the floor) and exits 1
 when a target is missed or a task did not take its expected path (changed on a re-run, wrote, more than
 one token). The machine's ``uptime`` before and after goes into the results: timings on a loaded machine
@@ -39,6 +41,7 @@ from tests.benchmarks import task_overhead
 from tests.benchmarks.name_checks import measure as measure_name_checks
 from tests.benchmarks.role_rerun import RoleRerun, role_rerun
 from tests.support.ansible import BIN, COLLECTIONS, ROOT, ansible_env
+from tests.support.payload import shipped
 from tests.support.pebble import running_pebble
 
 #: Targets of issue 16.
@@ -153,6 +156,7 @@ def task_results(tasks: list[task_overhead.Measured]) -> list[dict[str, Any]]:
                           "MiB", None if is_ping else RSS_RATIO),
             "rss_module_process": figure("peak RSS of the module process alone", [kib / 1024 for kib in item.rss_kib],
                                          [kib / 1024 for kib in ping.rss_kib], "MiB"),
+            "payload_kib": round(sum(shipped(item.label).values()) / 1024, 1),
             "heavy_packages": item.packages, "import_seconds": item.heavy_imports,
             "token_requests": item.tokens, "arm_requests": item.arm, "writes": item.writes,
             "connections": item.connections, "sent": item.sent,
@@ -206,12 +210,13 @@ def as_table(results: dict[str, Any]) -> str:
              f"load before: {results['machine']['uptime_before']}", f"load after:  {results['machine']['uptime_after']}",
              "",
              "| task | playbook s (x ping, target 1.3) | module process s (x ping) | modules imported (x ping) "
-             "| peak RSS MiB in the playbook (x ping, target 1.2) | peak RSS MiB alone (x ping) | tokens/ARM requests/connections per run |",
-             "|---|---|---|---|---|---|---|"]
+             "| peak RSS MiB in the playbook (x ping, target 1.2) | peak RSS MiB alone (x ping) | tokens/ARM requests/connections per run "
+             "| the collection's code in the payload, KiB |",
+             "|---|---|---|---|---|---|---|---|"]
     for task in results["tasks"]:
         lines.append(f"| {task['task']} | {_cell(task['playbook'])} | {_cell(task['module_process'])} "
                      f"| {_cell(task['modules_imported'], 0)} | {_cell(task['rss'], 1)} | {_cell(task['rss_module_process'], 1)} "
-                     f"| {max(task['token_requests'])}/{max(task['arm_requests'])}/{max(task['connections'])} |")
+                     f"| {max(task['token_requests'])}/{max(task['arm_requests'])}/{max(task['connections'])} | {task['payload_kib']:.0f} |")
     role = results["role"]
     lines += ["", f"prepare re-run ({role['tasks']} tasks run, {role['skipped']} skipped): {_cell(role['playbook'])} s; "
               f"{role['playbook']['floor']}: {role['playbook']['floor_median']:.2f} s; target 1.5x; "

@@ -10,33 +10,14 @@ carry for three finding codes. Each case builds the payload with Ansible's own f
 
 from __future__ import annotations
 
-import datetime
-import io
-import zipfile
-
 import pytest
 
-from tests.support.ansible import COLLECTIONS
-
-PLUGINS = COLLECTIONS / "ansible_collections" / "configmgr" / "cmg" / "plugins"
+from tests.support.payload import shipped as shipped_files
 
 
 def shipped(module: str) -> set[str]:
     """The names of the collection's module_utils files in ``module``'s payload."""
-    # pylint: disable=import-outside-toplevel
-    from ansible._internal._ansiballz import _builder
-    from ansible._internal._datatag._tags import Origin
-    from ansible.executor import module_common
-    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-
-    _AnsibleCollectionFinder(paths=[str(COLLECTIONS)])._install()
-    path = PLUGINS / "modules" / f"{module}.py"
-    payload = zipfile.ZipFile(io.BytesIO(), "w")
-    module_common.recursive_finder(module, f"ansible_collections.configmgr.cmg.plugins.modules.{module}",
-                                   Origin(path=str(path)).tag(path.read_bytes()), payload,
-                                   datetime.datetime.now(datetime.timezone.utc), _builder.ExtensionManager.create(task_vars={}))
-    return {name.rsplit("/", 1)[1][:-3] for name in payload.namelist()
-            if "/module_utils/" in name and "configmgr" in name and not name.endswith("__init__.py")}
+    return set(shipped_files(module)) - {module}
 
 
 @pytest.mark.parametrize(("module", "absent"), [
