@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import CertificateError, MissingDependencyError
-from ._naming import normalize_fqdn
+from ._hostnames import normalize_fqdn
 from ._secure_file import SECRET_MODE, mode_of, read_bounded, write_atomic
 
 KEY_SIZES = (2048, 4096)

@@ -19,35 +19,25 @@ CN, which a renewal must repeat exactly).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 from ._clouds import CLOUDS, Cloud, named
 from ._errors import NamingError
+from ._hostnames import EXAMPLE, HOST_LABEL as _LABEL, is_wildcard, normalize_fqdn, require_text as _require_text
 
 METHODS = ("vmss", "classic")
 SEVERITIES = ("error", "warning", "info")
-EXAMPLE = "GraniteFalls.contoso.com"
 
 
 #: The record of one cloud (``_clouds.Cloud``): ``name``, ``cloudapp_domain``, ``classic_domain``,
 #: ``vault_suffix``, ``blob_suffix``, ``regions``...
 CloudNames = Cloud
 
-# ASCII only, checked with fullmatch (``$`` would accept a trailing newline).
-_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _DNS_LABEL_RULE = re.compile(r"[a-z][a-z0-9-]{1,61}[a-z0-9]")
 _KEY_VAULT_RULE = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]")
 _STORAGE_RULE = re.compile(r"[a-z0-9]{3,24}")
 _SEPARATORS = re.compile(r"[\s_-]")
 _GEOGRAPHY = re.compile(r"^\s*\([^)]*\)\s*")
-
-
-def _require_text(value: object, what: str) -> str:
-    """``value`` when it is a string; a NamingError naming ``what`` otherwise."""
-    if not isinstance(value, str):
-        raise NamingError(f"the {what} must be a string, not {type(value).__name__} ({value!r})")
-    return value
 
 
 def cloud_names(cloud: str | None = None) -> Cloud:
@@ -93,51 +83,6 @@ def normalize_region(region: str, cloud: str | None = None) -> str:
     suggestions = _close_regions(region, regions)
     hint = f"did you mean {', '.join(suggestions)}?" if suggestions else f"known regions: {', '.join(sorted(regions))}"
     raise NamingError(f"unknown {names.name} region {region!r}; {hint}", suggestions=suggestions)
-
-
-def normalize_fqdn(name: str, what: str = "service name", allow_wildcard: bool = False) -> str:
-    """Validate a host name and return it without a trailing dot, case kept.
-
-    Refuses empty values, IP addresses, single labels and anything that is not a valid host name.
-    ``*`` is allowed as the whole leftmost label only when ``allow_wildcard`` is true.
-    """
-    if name is None or (isinstance(name, str) and not name.strip().rstrip(".")):
-        raise NamingError(f"the {what} is empty: give a fully qualified host name such as {EXAMPLE}")
-    value = _require_text(name, what).strip()
-    if value.endswith("."):
-        value = value[:-1]
-    _refuse_ip_address(value, what)
-    labels = value.split(".")
-    if len(labels) < 2:
-        raise NamingError(f"the {what} {value!r} is not fully qualified: give a name such as {EXAMPLE}")
-    if len(value) > 253:
-        raise NamingError(f"the {what} {value!r} is longer than 253 characters")
-    for index, label in enumerate(labels):
-        if label == "*" and index == 0 and allow_wildcard:
-            continue
-        if not _LABEL.fullmatch(label):
-            raise NamingError(
-                f"the {what} {value!r} is not a valid host name: label {label!r} must be 1-63 letters, digits "
-                "or hyphens, not starting or ending with a hyphen"
-                + ("" if label != "*" else " (a wildcard is not allowed here: choose a prefix)")
-            )
-    if labels[-1].isdigit():
-        raise NamingError(f"the {what} {value!r} is not a valid host name: the top-level domain is numeric")
-    return value
-
-
-def _refuse_ip_address(value: str, what: str) -> None:
-    """Raise a NamingError when ``value`` is an IPv4 or IPv6 address (brackets allowed)."""
-    try:
-        ipaddress.ip_address(value.strip("[]"))
-    except ValueError:
-        return
-    raise NamingError(f"the {what} {value!r} is an IP address: a CMG needs a DNS name such as {EXAMPLE}")
-
-
-def is_wildcard(name: str) -> bool:
-    """True when ``name`` is a wildcard name such as ``*.contoso.com``."""
-    return isinstance(name, str) and name.strip().startswith("*.")
 
 
 def service_name(name: str, prefix: str | None = None) -> str:
