@@ -158,9 +158,9 @@ def arm_link(resource_manager: str, path: str, description: str) -> str:
         link = urlsplit(path)
         allowed = len(path) <= MAX_LINK and link.scheme.lower() == "https" \
             and link.netloc.lower() == urlsplit(resource_manager).netloc.lower()
-        shown = _without_query(path) if link.scheme else path
+        shown = _without_query(path) if link.scheme else path.split("?", 1)[0]
     except ValueError:  # not a URL (an unclosed IPv6 bracket...)
-        allowed, shown = False, path
+        allowed, shown = False, path.split("?", 1)[0]
     if not allowed:
         shown = "".join(char if char.isprintable() else "?" for char in (shown if len(shown) <= 120 else shown[:117] + "..."))
         why = f"longer than {MAX_LINK} characters" if len(path) > MAX_LINK \
