@@ -282,6 +282,17 @@ def test_usages_of_two_pages_are_read_fully(azure_sandbox, env):
     assert len(azure_sandbox.token_requests()) == 1
 
 
+def test_next_link_keeps_its_query_but_gets_our_api_version(azure_sandbox, env):
+    """As the SDK's pagers do: the link's own query is sent as it came, its api-version replaced by ours."""
+    azure_sandbox.seed({"readiness": {"usages_page_size": 4}})
+    link = f"{azure_sandbox.url}{USAGES}?API-Version=2015-01-01&%24skiptoken=4&%24filter=a%20b#fragment"
+    azure_sandbox.fault("GET", r".*/usages", 200, body={"value": [_usage("cores")], "nextLink": link})
+    assert _run(env)["ready"] is True
+    pages = [r.query for r in azure_sandbox.arm_requests() if r.path.endswith("/usages")]
+    assert pages == [{"api-version": COMPUTE_API_VERSION},
+                     {"api-version": COMPUTE_API_VERSION, "$skiptoken": "4", "$filter": "a b"}]
+
+
 @pytest.mark.parametrize("link", ["https://localhost:{port}" + USAGES + "?$skiptoken=4",  # the sandbox, by another name
                                   "http://127.0.0.1:{port}" + USAGES + "?$skiptoken=4",
                                   "a://example.com/aaaaaaaaaaaaaaaaaaaaaaaaaaa",  # the nextLink of Microsoft's example
