@@ -304,7 +304,7 @@ def test_next_link_off_the_resource_manager_is_refused(azure_sandbox, env, link)
     with pytest.raises(AzureError) as error:
         _run(env)
     message = str(error.value)
-    assert message.startswith(f"Azure answered a next page at {link[:60]}") and "?" not in message.split(" while ")[0][60:]
+    assert message.startswith(f"Azure answered a next page at {link[:60]}") and "?" not in message.split(" while ", maxsplit=1)[0][60:]
     assert message.endswith(" while reading the compute usages of westus: refused, next pages are read only over https "
                             f"from the Resource Manager {azure_sandbox.url}/")
     assert len([r for r in azure_sandbox.requests if r.path.endswith("/usages")]) == 1, "the link was not followed"
