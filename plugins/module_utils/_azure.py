@@ -32,8 +32,8 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from ._azure_metadata import check_ca_bundle, fetch_metadata, first_line, parse_metadata, resolve_cloud
 from ._azure_pipeline import (
-    CLIENTS, ERROR_MAP, PIPELINE, RetrySettings, arm_policies, raise_for_arm_status, retry_policy, run_concurrently,
-    transport_options,
+    CLIENTS, ERROR_MAP, PIPELINE, RetrySettings, arm_link, arm_policies, raise_for_arm_status, retry_policy,
+    run_concurrently, transport_options,
 )
 from ._azure_settings import (
     AUTH_SOURCES, AZURE_ARGUMENT_SPEC, ENVIRONMENT, AzureSettings, azure_argument_spec, read_credentials_file,
@@ -216,7 +216,7 @@ class AzureSession:
         return identity.ClientSecretCredential(settings.tenant, settings.client_id, settings.secret, **common)
 
     def client(self, kind: str) -> Any:
-        """The cached SDK management client of ``kind`` (network, storage, keyvault, dns, compute)."""
+        """The cached SDK management client of ``kind`` (network, storage, keyvault, dns)."""
         if kind not in CLIENTS:
             raise ValueError(f"unknown Azure client kind {kind!r}: use one of {', '.join(CLIENTS)}")
         credential = self.credential
@@ -305,7 +305,8 @@ class AzureSession:
                  query: Mapping[str, str] | None = None, body: Any = None, read_only: bool = False) -> Any:
         """Send one Resource Manager request through :meth:`pipeline` and return its parsed JSON (None if empty).
 
-        ``path`` starts at the Resource Manager root (``/subscriptions/...``); ``api_version`` and
+        ``path`` starts at the Resource Manager root (``/subscriptions/...``), or is an answer's ``nextLink``
+        (:func:`~._azure_pipeline.arm_link`: https on the Resource Manager's host only); ``api_version`` and
         ``query`` become the query string, ``body`` the JSON body. Errors are those of :meth:`call`.
         ``read_only`` marks a POST that changes nothing (``checkNameAvailability``): like a GET, it is
         retried after a reset or timeout too.
@@ -314,7 +315,7 @@ class AzureSession:
             from azure.core.rest import HttpRequest  # pylint: disable=import-outside-toplevel
 
             params = {**(query or {}), "api-version": api_version}
-            request = HttpRequest(method, self.resource_manager.rstrip("/") + path, params=params, json=body,
+            request = HttpRequest(method, arm_link(self.resource_manager, path, description), params=params, json=body,
                                   headers={"Accept": "application/json"})
             options = {"retry_on_methods": ["HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", method.upper()]} \
                 if read_only else {}

@@ -9,7 +9,8 @@
 - :func:`redirect_policy` follows a redirect only when it stays on https: a request that carries a
   token (or leads to one) never leaves TLS. The token requests of azure-identity follow no
   redirect at all (azure-core's transport sends ``allow_redirects=False`` and identity's pipeline
-  has no redirect policy).
+  has no redirect policy). :func:`arm_link` holds a ``nextLink`` to the same rule, and to the Resource
+  Manager's own host.
 - :func:`arm_policies` is the policy list a generated azure-mgmt client builds, in its order
   (``azure.mgmt.core.ARMPipelineClient``), less one: azure-mgmt-core's
   ``ARMAutoResourceProviderRegistrationPolicy``, which answers a 409 ``MissingSubscriptionRegistration``
@@ -27,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from ._errors import AzureError
 
@@ -55,7 +56,6 @@ CLIENTS: dict[str, tuple[str, str, str]] = {
     "storage": ("azure-mgmt-storage", "azure.mgmt.storage", "StorageManagementClient"),
     "keyvault": ("azure-mgmt-keyvault", "azure.mgmt.keyvault", "KeyVaultManagementClient"),
     "dns": ("azure-mgmt-dns", "azure.mgmt.dns", "DnsManagementClient"),
-    "compute": ("azure-mgmt-compute", "azure.mgmt.compute", "ComputeManagementClient"),
 }
 
 #: The kind of the plain ARM pipeline (:meth:`AzureSession.arm_json`) in the session's client cache.
@@ -139,6 +139,35 @@ def redirect_policy() -> Any:
             return super().increment(settings, response, redirect_location)
 
     return HttpsOnlyRedirectPolicy()
+
+
+#: The longest ``nextLink`` followed (an ARM path with a skip token is a few hundred characters).
+MAX_LINK = 4096
+
+
+def arm_link(resource_manager: str, path: str, description: str) -> str:
+    """The URL of ``path``: a path from the Resource Manager root, or a full URL (an answer's ``nextLink``).
+
+    A full URL is followed only over https to the Resource Manager's own host (the request carries the
+    token); its ``api-version`` is dropped for the caller's, as the SDK's pagers do. Anything else is
+    refused in one line that names the link (without its query) and what was being done.
+    """
+    if path.startswith("/"):
+        return resource_manager.rstrip("/") + path
+    try:
+        link = urlsplit(path)
+        allowed = len(path) <= MAX_LINK and link.scheme.lower() == "https" \
+            and link.netloc.lower() == urlsplit(resource_manager).netloc.lower()
+        shown = _without_query(path) if link.scheme else path.split("?", 1)[0]
+    except ValueError:  # not a URL (an unclosed IPv6 bracket...)
+        allowed, shown = False, path.split("?", 1)[0]
+    if not allowed:
+        shown = "".join(char if char.isprintable() else "?" for char in (shown if len(shown) <= 120 else shown[:117] + "..."))
+        why = f"longer than {MAX_LINK} characters" if len(path) > MAX_LINK \
+            else f"next pages are read only over https from the Resource Manager {resource_manager}"
+        raise AzureError(f"Azure answered a next page at {shown} while {description}: refused, {why}")
+    query = "&".join(part for part in link.query.split("&") if part and part.split("=", 1)[0].lower() != "api-version")
+    return urlunsplit((link.scheme, link.netloc, link.path, query, ""))
 
 
 def transport_options(settings: RetrySettings) -> dict[str, Any]:

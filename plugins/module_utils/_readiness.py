@@ -4,9 +4,9 @@
 
 Reads through one :class:`AzureSession` (one token, the shared retries), concurrently: the four
 providers together; the usages and the scale set as soon as Microsoft.Compute is known to be
-``Registered`` (before that, Azure answers them 409 ``MissingSubscriptionRegistration``, and the
-SDK pipeline's ``ARMAutoResourceProviderRegistrationPolicy`` would register the provider silently:
-a write nobody asked for).
+``Registered`` (before that, Azure answers them 409 ``MissingSubscriptionRegistration``, and an SDK
+pipeline's ``ARMAutoResourceProviderRegistrationPolicy`` would register the provider silently: a write
+nobody asked for). Every read is a plain ARM request (:meth:`AzureSession.arm_json`): no SDK package.
 
 Resource providers
     ``GET /subscriptions/{id}/providers/{namespace}`` for each of :data:`REQUIRED_PROVIDERS`, as plain
@@ -16,12 +16,15 @@ Resource providers
     unregistered one (not in check mode) and reads the provider again until it is ``Registered`` or
     ``register_timeout`` has passed; the sleeps and the clock are injected (:class:`Waiter`).
 VM quota
-    azure-mgmt-compute ``usage.list(location)``: the CMG's scale set needs ``instances`` times the
-    size's vCPUs (:data:`VM_SIZES`) within both the remaining regional vCPUs (usage ``cores``) and the
-    remaining vCPUs of the size's family. vCPUs an existing CMG scale set of the same name already
-    uses in the region count as available to it (a re-run or renewal does not need them twice).
+    ``GET /subscriptions/{id}/providers/Microsoft.Compute/locations/{location}/usages`` (Usage_List, every
+    ``nextLink`` page, bounded), a plain ARM request like the provider reads: the CMG's scale set needs
+    ``instances`` times the size's vCPUs (:data:`VM_SIZES`) within both the remaining regional vCPUs
+    (usage ``cores``) and the remaining vCPUs of the size's family. vCPUs an existing CMG scale set of
+    the same name already uses in the region count as available to it (a re-run or renewal does not
+    need them twice).
 Existing deployment
-    azure-mgmt-compute ``virtual_machine_scale_sets.get(resource_group, name)``: a scale set of the
+    ``GET .../resourceGroups/{group}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}``
+    (VirtualMachineScaleSets_Get, 404: none), a plain ARM request too: a scale set of the
     CMG's name (its DNS label) in the CMG's resource group is reported with its region, size and
     capacity; its names are the CMG's own (``owned``), with the scale set's id as evidence.
 
@@ -35,6 +38,7 @@ import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping
+from urllib.parse import quote
 
 from ._azure import PIPELINE, AzureSession, run_concurrently
 from ._errors import AzureError, NamingError
@@ -48,8 +52,7 @@ COMPUTE = "Microsoft.Compute"
 #: stable 2025-04-01; that version defines Providers_Register too, whose 200 answer is a Provider).
 PROVIDERS_API_VERSION = "2025-04-01"
 #: Usage_List and VirtualMachineScaleSets_Get (SOURCES.md: compute_usage_list.json and
-#: compute_virtualmachinescalesets_get.json, stable 2025-11-01), sent explicitly whatever the installed
-#: azure-mgmt-compute defaults to.
+#: compute_virtualmachinescalesets_get.json, stable 2025-11-01).
 COMPUTE_API_VERSION = "2025-11-01"
 
 #: The Azure RBAC action of each read, and of the register action (docs/permissions.md).
@@ -65,6 +68,7 @@ REGIONAL_USAGE = "cores"  # "Total Regional vCPUs"
 QUOTA_PAGE = "https://learn.microsoft.com/azure/quotas/per-vm-quota-requests"
 REGIONAL_QUOTA_PAGE = "https://learn.microsoft.com/azure/quotas/regional-quota-requests"
 _MAX_USAGES = 2000  # usage entries read at most (a region has about a hundred)
+_MAX_USAGE_PAGES = 20  # Usage_List pages read at most (Azure answers a region in one)
 
 
 @dataclass(frozen=True)
@@ -227,45 +231,105 @@ def provider_check(session: AzureSession, namespace: str, register: bool, check_
 # VM quota and the existing scale set
 # ------------------------------------------------------------------------------------------------
 
+def _shown(value: object) -> str:
+    """A value from an answer, for a message: its repr, at most 40 characters (an empty body: ``nothing``)."""
+    text = "nothing" if value is None else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _integer(item: Mapping[str, Any], key: str, what: str, description: str) -> int:
+    """``item[key]`` when it is an integer (JSON number without fraction), else one line naming what Azure sent."""
+    value = item.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AzureError(f"Azure answered {what} whose {key} is not an integer ({_shown(value)}) while {description}")
+    return value
+
+
+def _usage_page(answer: Any, description: str) -> tuple[list[Any], str | None]:
+    """The usages of one Usage_List page and its ``nextLink`` (None on the last page)."""
+    if not isinstance(answer, dict):
+        raise AzureError(f"Azure answered {_shown(answer)} instead of a usage list object while {description}")
+    items, link = answer.get("value"), answer.get("nextLink")
+    if not isinstance(items, list):
+        raise AzureError(f"Azure answered a usage list without a list in value ({_shown(items)}) while {description}")
+    if link is not None and not isinstance(link, str):
+        raise AzureError(f"Azure answered a nextLink that is not a URL ({_shown(link)}) while {description}")
+    return items, link or None
+
+
 def read_usages(session: AzureSession, region: str) -> dict[str, dict[str, Any]]:
-    """The region's compute usages by name: ``{name: {current, limit, label}}`` (bounded)."""
-    compute = session.client("compute")
+    """The region's compute usages by name: ``{name: {current, limit, label}}``.
 
-    def listing() -> dict[str, dict[str, Any]]:
-        usages: dict[str, dict[str, Any]] = {}
-        for count, usage in enumerate(compute.usage.list(region, api_version=COMPUTE_API_VERSION)):
-            if count >= _MAX_USAGES:
-                raise AzureError(f"Azure listed more than {_MAX_USAGES} compute usages in {region}")
-            name = getattr(usage, "name", None)
-            value = str(getattr(name, "value", "") or "")
+    Usage_List (``GET .../providers/Microsoft.Compute/locations/{location}/usages``) through the plain
+    pipeline, page by page along ``nextLink`` (https on the Resource Manager's host only): at most
+    :data:`_MAX_USAGES` usages over at most :data:`_MAX_USAGE_PAGES` pages. An answer of another shape
+    fails in one line.
+    """
+    description = f"reading the compute usages of {region}"
+    link: str | None = f"/subscriptions/{session.subscription_id}/providers/Microsoft.Compute/locations/{quote(region, safe='')}/usages"
+    usages: dict[str, dict[str, Any]] = {}
+    count = 0
+    for _page in range(_MAX_USAGE_PAGES):
+        answer = session.arm_json("GET", str(link), COMPUTE_API_VERSION, description=description,
+                                  permission=PERMISSIONS["usages"])
+        items, link = _usage_page(answer, description)
+        count += len(items)
+        if count > _MAX_USAGES:
+            raise AzureError(f"Azure listed more than {_MAX_USAGES} compute usages in {region}")
+        for usage in items:
+            name = usage.get("name") if isinstance(usage, dict) else None
+            if not isinstance(name, dict):
+                raise AzureError(f"Azure answered a usage without a name object ({_shown(usage)}) while {description}")
+            value, label = name.get("value"), name.get("localizedValue")
+            if not isinstance(value, str) or not isinstance(label, (str, type(None))):
+                raise AzureError(f"Azure answered a usage name that is not text ({_shown(name)}) while {description}")
+            what = f"the usage {_shown(value)}"
+            current, limit = _integer(usage, "currentValue", what, description), _integer(usage, "limit", what, description)
             if value:
-                usages[value.lower()] = {"current": int(usage.current_value or 0), "limit": int(usage.limit or 0),
-                                         "label": str(getattr(name, "localized_value", "") or value)}
-        return usages
+                usages[value.lower()] = {"current": current, "limit": limit, "label": label or value}
+        if link is None:
+            return usages
+    raise AzureError(f"Azure listed the compute usages of {region} over more than {_MAX_USAGE_PAGES} pages (nextLink)")
 
-    return session.call(f"reading the compute usages of {region}", listing, permission=PERMISSIONS["usages"])
+
+def _text(item: Mapping[str, Any], key: str, what: str, description: str, required: bool = True) -> str | None:
+    """``item[key]`` when it is text (or absent and not ``required``), else one line naming what Azure sent."""
+    value = item.get(key)
+    if (value is None and not required) or (isinstance(value, str) and (value or not required)):
+        return value
+    raise AzureError(f"Azure answered {what} whose {key} is not {'non-empty text' if required else 'text'} "
+                     f"({_shown(value)}) while {description}")
 
 
 def read_scale_set(session: AzureSession, group: str, name: str) -> dict[str, Any] | None:
-    """The scale set ``name`` in ``group`` (region, size, capacity), or None when there is none."""
-    compute = session.client("compute")
+    """The scale set ``name`` in ``group`` (region, size, capacity), or None when there is none (HTTP 404).
 
-    def get() -> Any:
-        from azure.core.exceptions import ResourceNotFoundError  # pylint: disable=import-outside-toplevel
-
-        try:
-            return compute.virtual_machine_scale_sets.get(group, name, api_version=COMPUTE_API_VERSION)
-        except ResourceNotFoundError:
+    VirtualMachineScaleSets_Get through the plain pipeline; an answer of another shape fails in one line.
+    """
+    description = f"looking for the scale set {name!r} in resource group {group!r}"
+    path = (f"/subscriptions/{session.subscription_id}/resourceGroups/{quote(group, safe='')}/providers/"
+            f"Microsoft.Compute/virtualMachineScaleSets/{quote(name, safe='')}")
+    try:
+        found = session.arm_json("GET", path, COMPUTE_API_VERSION, description=description,
+                                 permission=PERMISSIONS["scale_set"])
+    except AzureError as exc:
+        if exc.details.get("status_code") == 404:  # ResourceNotFound, or ResourceGroupNotFound: no scale set
             return None
-
-    found = session.call(f"looking for the scale set {name!r} in resource group {group!r}", get,
-                         permission=PERMISSIONS["scale_set"])
-    if found is None:
-        return None
-    sku = getattr(found, "sku", None)
-    return {"name": found.name, "id": found.id, "location": normalize_location(found.location),
-            "vm_size": getattr(sku, "name", None), "capacity": getattr(sku, "capacity", None),
-            "provisioning_state": getattr(found, "provisioning_state", None)}
+        raise
+    if not isinstance(found, dict):
+        raise AzureError(f"Azure answered {_shown(found)} instead of a scale set object while {description}")
+    what = "a scale set"
+    sku, properties = found.get("sku"), found.get("properties")
+    if not isinstance(sku, (dict, type(None))) or not isinstance(properties, (dict, type(None))):
+        raise AzureError(f"Azure answered a scale set whose sku or properties is not an object while {description}")
+    sku, properties = sku or {}, properties or {}
+    capacity = sku.get("capacity")
+    if capacity is not None:
+        capacity = _integer(sku, "capacity", "a scale set sku", description)
+    return {"name": _text(found, "name", what, description), "id": _text(found, "id", what, description),
+            "location": normalize_location(_text(found, "location", what, description)),
+            "vm_size": _text(sku, "name", "a scale set sku", description, required=False), "capacity": capacity,
+            "provisioning_state": _text(properties, "provisioningState", "a scale set", description, required=False)}
 
 
 def normalize_location(value: object) -> str:
@@ -357,7 +421,7 @@ def readiness(options: Mapping[str, Any], check_mode: bool = False, environ: Map
     waiter = waiter or Waiter()
     with session_factory(options, environ) as session:
         name, region, size, instances, group = check_inputs(options, session.cloud_name)
-        session.warm_up(PIPELINE, "compute")
+        session.warm_up(PIPELINE)
 
         def provider(namespace: str) -> ProviderAnswer:
             return provider_check(session, namespace, register, check_mode, timeout, waiter)

@@ -82,8 +82,7 @@ notes:
     C(Microsoft.Compute/virtualMachineScaleSets/read) (the built-in Reader role has them) and, for O(register=true),
     C(<namespace>/register/action) of each provider to register."
 requirements:
-  - azure-mgmt-core (resource providers)
-  - azure-mgmt-compute (usages and scale sets)
+  - azure-mgmt-core (plain Resource Manager requests for the resource providers, compute usages and scale sets)
 seealso:
   - module: configmgr.cmg.cmg_name_available
 attributes:

@@ -11,7 +11,9 @@ Shapes follow Microsoft's REST API examples (``../shared/azure-rest-examples``, 
   ``registering_polls`` reads and ``Registered`` after them.
 - ``GET /subscriptions/{id}/providers/Microsoft.Compute/locations/{location}/usages`` (Usage_List,
   2025-11-01, ``compute_usage_list.json``) answers ``{"value": [{unit, currentValue, limit,
-  name: {value, localizedValue}}]}`` without ``nextLink``.
+  name: {value, localizedValue}}]}``, all in one page (as Azure answers a region); with a seeded
+  ``usages_page_size``, ``usages_page_size`` entries a page, each but the last with a ``nextLink``: the
+  same URL (the sandbox's https address) with ``$skiptoken`` (an unknown token answers 400).
 - ``GET .../resourceGroups/{group}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}``
   (VirtualMachineScaleSets_Get, 2025-11-01, ``compute_virtualmachinescalesets_get.json``) answers the
   scale set ``{name, id, type, location, tags, sku: {name, tier, capacity}, properties}``; 404
@@ -24,6 +26,7 @@ State (``sb.state["readiness"]``), loaded by the ``readiness`` seeder::
 
     {"providers": {"Microsoft.KeyVault": "NotRegistered", ...},   # unlisted namespaces are Registered
      "registering_polls": 1,   # reads a Registering provider (seeded or just registered) stays Registering
+     "usages_page_size": 0,    # usages per Usage_List page; 0: one page without nextLink
      "usages": {"westus": {"cores": [current, limit], "standardAv2Family": [current, limit], ...}},
      "scale_sets": [{"name", "resource_group", "location", "size", "capacity"}],
      "resource_groups": ["rg-cmg"]}
@@ -34,6 +37,7 @@ A region without seeded usages has :data:`DEFAULT_USAGES`; seeded entries replac
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from .core import AzureSandbox, Request, Response, arm_error, route, seeder
 from .names import _SUB, _region, precheck
@@ -56,7 +60,8 @@ _LABELS = {usage[0]: usage[1] for usage in DEFAULT_USAGES}
 
 def _state(sb: AzureSandbox) -> dict[str, Any]:
     return sb.state.setdefault("readiness", {"providers": {}, "registering_polls": 1, "polls_left": {},
-                                             "usages": {}, "scale_sets": [], "resource_groups": []})
+                                             "usages": {}, "scale_sets": [], "resource_groups": [],
+                                             "usages_page_size": 0})
 
 
 @seeder("readiness")
@@ -65,6 +70,8 @@ def seed_readiness(sb: AzureSandbox, data: dict[str, Any]) -> None:
     state = _state(sb)
     if "registering_polls" in data:
         state["registering_polls"] = int(data["registering_polls"])
+    if "usages_page_size" in data:
+        state["usages_page_size"] = int(data["usages_page_size"])
     for namespace, registration in (data.get("providers") or {}).items():
         state["providers"][namespace.lower()] = registration
         state["polls_left"][namespace.lower()] = state["registering_polls"]
@@ -137,15 +144,25 @@ def _compute_precheck(sb: AzureSandbox, request: Request, subscription: str) -> 
 
 @route("GET", _SUB + r"/providers/Microsoft\.Compute/locations/(?P<location>[^/]+)/usages")
 def list_usages(sb: AzureSandbox, request: Request, subscription: str, location: str) -> Response:
-    """Usage_List."""
+    """Usage_List: one page, or pages of ``usages_page_size`` linked by ``nextLink`` (``$skiptoken``: the offset)."""
     problem = _compute_precheck(sb, request, subscription)
     if problem:
         return problem
     usages = {usage[0]: [usage[2], usage[3]] for usage in DEFAULT_USAGES}
     usages.update(_state(sb)["usages"].get(_region(location), {}))
-    return Response(200, {"value": [{"unit": "Count", "currentValue": current, "limit": limit,
-                                     "name": {"value": name, "localizedValue": _LABELS.get(name, name)}}
-                                    for name, (current, limit) in usages.items()]})
+    entries = [{"unit": "Count", "currentValue": current, "limit": limit,
+                "name": {"value": name, "localizedValue": _LABELS.get(name, name)}} for name, (current, limit) in usages.items()]
+    size = _state(sb)["usages_page_size"]
+    if size <= 0:
+        return Response(200, {"value": entries})
+    token = request.query.get("$skiptoken", "0")
+    if not token.isdigit() or int(token) >= max(len(entries), 1):
+        return arm_error(400, "InvalidSkipToken", f"The skip token '{token}' is not valid.")
+    start = int(token)
+    page: dict[str, Any] = {"value": entries[start:start + size]}
+    if start + size < len(entries):
+        page["nextLink"] = f"{sb.url}{request.path}?api-version={COMPUTE_API_VERSION}&%24skiptoken={start + size}"
+    return Response(200, page)
 
 
 def _groups(sb: AzureSandbox) -> set[str]:
@@ -174,10 +191,11 @@ def _scale_set(sb: AzureSandbox, item: dict[str, Any]) -> dict[str, Any]:
 
 @route("GET", _SUB + r"/resourceGroups/(?P<group>[^/]+)/providers/Microsoft\.Compute/virtualMachineScaleSets/(?P<name>[^/]+)")
 def get_scale_set(sb: AzureSandbox, request: Request, subscription: str, group: str, name: str) -> Response:
-    """VirtualMachineScaleSets_Get (names compared case-insensitively, as ARM does)."""
+    """VirtualMachineScaleSets_Get (names percent-decoded and compared case-insensitively, as ARM does)."""
     problem = _compute_precheck(sb, request, subscription)
     if problem:
         return problem
+    group, name = unquote(group), unquote(name)
     if group.lower() not in _groups(sb):
         return arm_error(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
     for item in _state(sb)["scale_sets"]:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.azure_sandbox.readiness import DEFAULT_USAGES
+
 SUB = "/subscriptions/00000000-1111-2222-3333-444444444444"
 
 
@@ -45,7 +47,10 @@ def get(azure_sandbox):
                                 "client_secret": azure_sandbox.client_secret, "scope": "x/.default"}).json()
     session.headers["Authorization"] = f"Bearer {token['access_token']}"
 
-    def send(method, path, api_version):
+    def send(method, path, api_version=None):
+        """``path`` from the sandbox's root with ``api_version``, or a full URL (a nextLink) as it is."""
+        if path.startswith("https://"):
+            return session.request(method, path, verify=azure_sandbox.ca_file)
         return session.request(method, f"{azure_sandbox.url}{path}", params={"api-version": api_version},
                                verify=azure_sandbox.ca_file)
     return send
@@ -76,6 +81,23 @@ def test_usages_shape(azure_sandbox, get):
     family = next(item for item in answer["value"] if item["name"]["value"] == "standardAv2Family")
     assert family == {"unit": "Count", "currentValue": 6, "limit": 20,
                       "name": {"value": "standardAv2Family", "localizedValue": "Standard Av2 Family vCPUs"}}
+
+
+def test_usages_pages_follow_next_link(azure_sandbox, get):
+    """With a page size, Usage_List answers pages in the example's shape, nextLink included, until the last."""
+    azure_sandbox.seed({"readiness": {"usages_page_size": 4}})
+    example = _example("compute_usage_list.json")
+    path = f"{SUB}/providers/Microsoft.Compute/locations/westus/usages"
+    first = get("GET", path, "2025-11-01").json()
+    assert _keys(first) == _keys(example)
+    assert first["nextLink"] == f"{azure_sandbox.url}{path}?api-version=2025-11-01&%24skiptoken=4"
+    last = get("GET", first["nextLink"]).json()
+    assert "nextLink" not in last and _keys(last) == _keys(example) - {"nextLink"}
+    names = [item["name"]["value"] for item in first["value"] + last["value"]]
+    assert (len(first["value"]), len(last["value"])) == (4, 3)
+    assert sorted(names) == sorted(usage[0] for usage in DEFAULT_USAGES)
+    bad = get("GET", first["nextLink"].replace("skiptoken=4", "skiptoken=x"))
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "InvalidSkipToken")
 
 
 def test_scale_set_shape_and_not_found(azure_sandbox, get):

@@ -262,10 +262,10 @@ def test_clients_are_cached_and_kinds_checked(sandbox_env):
 
 
 def test_missing_sdk_package_names_the_pip_package(sandbox_env, monkeypatch):
-    monkeypatch.setitem(sys.modules, "azure.mgmt.compute", None)
+    monkeypatch.setitem(sys.modules, "azure.mgmt.network", None)
     with pytest.raises(MissingDependencyError) as error:
-        _session(sandbox_env).client("compute")
-    assert error.value.package == "azure-mgmt-compute"
+        _session(sandbox_env).client("network")
+    assert error.value.package == "azure-mgmt-network"
 
 
 @BOTH_PATHS

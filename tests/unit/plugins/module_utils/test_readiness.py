@@ -250,3 +250,158 @@ def test_inputs_from_service_name():
                          "vm_instances": 3, "resource_group": " rg-cmg "})[:2] == ("granitefalls", "westus")
     name, _region, size, instances, group = check_inputs({"service_name": "*.contoso.com", "prefix": "Cmg1", "region": "westus"})
     assert (name, size.size, instances, group) == ("cmg1", "Standard_A2_v2", 1, None)
+
+
+# ------------------------------------------------------------------------------------------------
+# The compute reads as plain Resource Manager requests: paging, refused links, answers of another shape
+# ------------------------------------------------------------------------------------------------
+
+USAGES = f"{SUB}/providers/Microsoft.Compute/locations/westus/usages"
+
+
+def _usage(usage_name, current=0, limit=100, **overrides):
+    return dict({"unit": "Count", "currentValue": current, "limit": limit,
+                 "name": {"value": usage_name, "localizedValue": usage_name}}, **overrides)
+
+
+def test_usages_of_two_pages_are_read_fully(azure_sandbox, env):
+    """The family of the lab size is on the second page (the sandbox's pages of four usages): it is read and judged."""
+    azure_sandbox.seed({"readiness": {"usages_page_size": 4, "usages": {"westus": {"standardBSFamily": [0, 4]}}}})
+    result = _run(env, vm_size="lab", vm_instances=3)
+    assert _check(result, "quota standardBSFamily") == {
+        "name": "quota standardBSFamily", "status": "fail",
+        "message": "3 x Standard_B2s (2 vCPUs each) = 6 vCPUs in westus do not fit the family quota: Standard BS Family "
+                   "vCPUs (standardBSFamily): 0 of 4 in use, 4 free",
+        "fix": "raise the standardBSFamily vCPU limit in westus to 6 or more (quota request: "
+               "https://learn.microsoft.com/azure/quotas/per-vm-quota-requests), or choose a smaller vm_size or fewer "
+               "vm_instances"}
+    assert _check(result, "quota cores")["status"] == "pass"  # on the first page
+    pages = [(r.path, r.query) for r in azure_sandbox.arm_requests() if r.path.endswith("/usages")]
+    assert pages == [(USAGES, {"api-version": COMPUTE_API_VERSION}),
+                     (USAGES, {"api-version": COMPUTE_API_VERSION, "$skiptoken": "4"})]
+    assert len(azure_sandbox.token_requests()) == 1
+
+
+def test_next_link_keeps_its_query_but_gets_our_api_version(azure_sandbox, env):
+    """As the SDK's pagers do: the link's own query is sent as it came, its api-version replaced by ours."""
+    azure_sandbox.seed({"readiness": {"usages_page_size": 4}})
+    link = f"{azure_sandbox.url}{USAGES}?API-Version=2015-01-01&%24skiptoken=4&%24filter=a%20b#fragment"
+    azure_sandbox.fault("GET", r".*/usages", 200, body={"value": [_usage("cores")], "nextLink": link})
+    assert _run(env)["ready"] is True
+    pages = [r.query for r in azure_sandbox.arm_requests() if r.path.endswith("/usages")]
+    assert pages == [{"api-version": COMPUTE_API_VERSION},
+                     {"api-version": COMPUTE_API_VERSION, "$skiptoken": "4", "$filter": "a b"}]
+
+
+@pytest.mark.parametrize("link", ["https://localhost:{port}" + USAGES + "?$skiptoken=4",  # the sandbox, by another name
+                                  "http://127.0.0.1:{port}" + USAGES + "?$skiptoken=4",
+                                  "a://example.com/aaaaaaaaaaaaaaaaaaaaaaaaaaa",  # the nextLink of Microsoft's example
+                                  USAGES[1:] + "?$skiptoken=4"])
+def test_next_link_off_the_resource_manager_is_refused(azure_sandbox, env, link):
+    port = azure_sandbox.url.rsplit(":", 1)[1]
+    link = link.format(port=port)
+    azure_sandbox.fault("GET", r".*/usages", 200, body={"value": [_usage("cores")], "nextLink": link})
+    with pytest.raises(AzureError) as error:
+        _run(env)
+    message = str(error.value)
+    assert message.startswith(f"Azure answered a next page at {link[:60]}") and "?" not in message.split(" while ", maxsplit=1)[0][60:]
+    assert message.endswith(" while reading the compute usages of westus: refused, next pages are read only over https "
+                            f"from the Resource Manager {azure_sandbox.url}/")
+    assert len([r for r in azure_sandbox.requests if r.path.endswith("/usages")]) == 1, "the link was not followed"
+
+
+def test_usages_pages_are_bounded(azure_sandbox, env):
+    """A nextLink that leads back to the first page forever: twenty pages are read, then one line."""
+    azure_sandbox.fault("GET", r".*/usages", 200, times=100,
+                        body={"value": [_usage("cores")], "nextLink": f"{azure_sandbox.url}{USAGES}?$skiptoken=1"})
+    with pytest.raises(AzureError) as error:
+        _run(env)
+    assert str(error.value) == "Azure listed the compute usages of westus over more than 20 pages (nextLink)"
+    assert len([r for r in azure_sandbox.arm_requests() if r.path.endswith("/usages")]) == 20
+    azure_sandbox.reset()
+    azure_sandbox.fault("GET", r".*/usages", 200, body={"value": [_usage(f"family{i}") for i in range(2001)]})
+    with pytest.raises(AzureError) as error:
+        _run(env)
+    assert str(error.value) == "Azure listed more than 2000 compute usages in westus"
+
+
+@pytest.mark.parametrize("body, message", [
+    (None, "Azure answered nothing instead of a usage list object"),
+    ([_usage("cores")], "Azure answered [{'unit': 'Count', 'currentValue': 0,... instead of a usage list object"),
+    ({"nextLink": None}, "Azure answered a usage list without a list in value (nothing)"),
+    ({"value": {"cores": 1}}, "Azure answered a usage list without a list in value ({'cores': 1})"),
+    ({"value": [_usage("cores")], "nextLink": 7}, "Azure answered a nextLink that is not a URL (7)"),
+    ({"value": ["cores"]}, "Azure answered a usage without a name object ('cores')"),
+    ({"value": [_usage("cores", name="cores")]}, "Azure answered a usage without a name object ("),
+    ({"value": [_usage("cores", name={"value": 5})]}, "Azure answered a usage name that is not text ({'value': 5})"),
+    ({"value": [_usage("cores", current="12")]}, "Azure answered the usage 'cores' whose currentValue is not an integer ('12')"),
+    ({"value": [_usage("cores", limit=1.5)]}, "Azure answered the usage 'cores' whose limit is not an integer (1.5)"),
+    ({"value": [_usage("cores", limit=True)]}, "Azure answered the usage 'cores' whose limit is not an integer (True)"),
+    ({"value": [{"name": {"value": "cores"}, "limit": 10}]},
+     "Azure answered the usage 'cores' whose currentValue is not an integer (nothing)"),
+])
+def test_usages_of_another_shape_fail_in_one_line(azure_sandbox, env, body, message):
+    azure_sandbox.fault("GET", r".*/usages", 200, body=body)
+    with pytest.raises(AzureError) as error:
+        _run(env)
+    assert str(error.value).startswith(message)
+    assert str(error.value).endswith(" while reading the compute usages of westus") and "\n" not in str(error.value)
+
+
+def test_scale_set_not_found_is_none_and_other_errors_name_the_permission(azure_sandbox, env):
+    azure_sandbox.seed({"readiness": {"resource_groups": ["rg-cmg"]}})
+    result = _run(env, resource_group="rg-cmg")
+    assert (result["existing_deployment"], _check(result, "existing deployment")["status"]) == (None, "pass")
+    answered = [r for r in azure_sandbox.arm_requests() if "virtualMachineScaleSets" in r.path]
+    assert [(r.path, r.query) for r in answered] == [(VMSS, {"api-version": COMPUTE_API_VERSION})]
+    azure_sandbox.fault("GET", r".*/virtualMachineScaleSets/.*", 403)
+    with pytest.raises(AzureError) as error:
+        _run(env, resource_group="rg-cmg")
+    assert str(error.value).startswith(f"the service principal {azure_sandbox.client_id} may not act in subscription ")
+    assert ("while looking for the scale set 'granitefalls' in resource group 'rg-cmg': it lacks the permission "
+            "Microsoft.Compute/virtualMachineScaleSets/read") in str(error.value)
+    azure_sandbox.fault("GET", r".*/usages", 403)
+    with pytest.raises(AzureError) as error:
+        _run(env)
+    assert ("while reading the compute usages of westus: it lacks the permission Microsoft.Compute/locations/usages/read"
+            in str(error.value))
+
+
+def test_scale_set_group_and_name_are_quoted_in_the_path(azure_sandbox, env):
+    azure_sandbox.seed({"readiness": {"scale_sets": [{"name": "granitefalls", "resource_group": "rg(cmg)", "location": "westus",
+                                                      "size": "Standard_A2_v2", "capacity": 1}]}})
+    result = _run(env, resource_group="rg(cmg)")
+    assert result["existing_deployment"]["id"].endswith("/resourceGroups/rg(cmg)/providers/Microsoft.Compute/"
+                                                        "virtualMachineScaleSets/granitefalls")
+    assert [r.path for r in azure_sandbox.arm_requests() if "virtualMachineScaleSets" in r.path] == [
+        VMSS.replace("rg-cmg", "rg%28cmg%29")]
+
+
+SCALE_SET = {"name": "granitefalls", "id": VMSS, "location": "West US", "sku": {"name": "Standard_A2_v2", "capacity": 2},
+             "properties": {"provisioningState": "Succeeded"}}
+
+
+@pytest.mark.parametrize("body, message", [
+    ([SCALE_SET], "Azure answered [{'name': 'granitefalls', 'id': '/sub... instead of a scale set object"),
+    (None, "Azure answered nothing instead of a scale set object"),
+    (dict(SCALE_SET, name=None), "Azure answered a scale set whose name is not non-empty text (nothing)"),
+    (dict(SCALE_SET, location=["westus"]), "Azure answered a scale set whose location is not non-empty text (['westus'])"),
+    (dict(SCALE_SET, sku="Standard_A2_v2"), "Azure answered a scale set whose sku or properties is not an object"),
+    (dict(SCALE_SET, sku={"name": "Standard_A2_v2", "capacity": "2"}),
+     "Azure answered a scale set sku whose capacity is not an integer ('2')"),
+    (dict(SCALE_SET, properties={"provisioningState": 1}), "Azure answered a scale set whose provisioningState is not text (1)"),
+])
+def test_scale_set_of_another_shape_fails_in_one_line(azure_sandbox, env, body, message):
+    azure_sandbox.fault("GET", r".*/virtualMachineScaleSets/.*", 200, body=body)
+    with pytest.raises(AzureError) as error:
+        _run(env, resource_group="rg-cmg")
+    assert str(error.value) == f"{message} while looking for the scale set 'granitefalls' in resource group 'rg-cmg'"
+
+
+def test_scale_set_without_sku_or_properties(azure_sandbox, env):
+    """sku and properties are optional in VirtualMachineScaleSets_Get: their fields are then None."""
+    azure_sandbox.fault("GET", r".*/virtualMachineScaleSets/.*", 200,
+                        body={"name": "granitefalls", "id": VMSS, "location": "westus"})
+    result = _run(env, resource_group="rg-cmg")
+    assert result["existing_deployment"] == {"name": "granitefalls", "id": VMSS, "location": "westus", "vm_size": None,
+                                             "capacity": None, "provisioning_state": None}

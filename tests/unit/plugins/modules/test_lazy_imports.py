@@ -27,16 +27,21 @@ SERVICE = "GraniteFalls.contoso.test"
 NETWORK = ("http.client", "urllib.request", "ssl", "requests", "urllib3", "azure", "msal", "dns")
 
 
-def imported(tmp_path: Path, module: str, args: dict[str, Any]) -> set[str]:
-    """The module names in ``sys.modules`` when ``module`` exits after a successful run with ``args``."""
+def imported(tmp_path: Path, module: str, args: dict[str, Any], extra_env: dict[str, str] | None = None,
+             results: list[dict[str, Any]] | None = None) -> set[str]:
+    """The module names in ``sys.modules`` when ``module`` exits after a successful run with ``args``
+    (``extra_env``: the Azure sandbox's variables; ``results`` collects the module's result)."""
     args_file, stats = tmp_path / "args.json", tmp_path / "stats.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}), encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AZURE_", "PYTHON"))}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AZURE_", "PYTHON", "REQUESTS_"))}
+    env.update(extra_env or {})
     env["PYTHONPATH"] = str(COLLECTIONS)
     done = subprocess.run([sys.executable, str(HARNESS), str(stats), MODULES + module, str(args_file)], env=env,
                           capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     result = json.loads(done.stdout)
     assert not result.get("failed"), result
+    if results is not None:
+        results.append(result)
     return set(json.loads(stats.read_text(encoding="utf-8"))["modules"])
 
 
@@ -71,3 +76,16 @@ def test_certificate_tasks_import_no_network_stack(module: str, make_args: Calla
     names = imported(tmp_path, module, make_args(tmp_path))
     assert "cryptography.x509" in names  # the harness saw the module's real work
     assert packages(names, NETWORK) == []
+
+
+def test_readiness_imports_no_compute_sdk(tmp_path: Path, azure_sandbox: Any) -> None:
+    """cmg_azure_readiness reads the usages and the scale set through the plain ARM pipeline: no azure-mgmt-* package."""
+    azure_sandbox.seed({"readiness": {"scale_sets": [{"name": "granitefalls", "resource_group": "rg-cmg", "location": "westus",
+                                                      "size": "Standard_A2_v2", "capacity": 1}]}})
+    results: list[dict[str, Any]] = []
+    args = {"prefix": "GraniteFalls", "region": "westus", "resource_group": "rg-cmg"}
+    names = imported(tmp_path, "cmg_azure_readiness", args, azure_sandbox.env(), results)
+    assert results[0]["ready"] is True and results[0]["existing_deployment"]["vm_size"] == "Standard_A2_v2"
+    assert "azure.mgmt.core" in names  # the harness saw the module's real work, through the plain pipeline
+    assert packages(names, ("azure.mgmt.compute", "azure.mgmt.network", "azure.mgmt.storage", "azure.mgmt.keyvault",
+                            "azure.mgmt.dns")) == []
