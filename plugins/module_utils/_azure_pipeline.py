@@ -54,7 +54,6 @@ CLIENTS: dict[str, tuple[str, str, str]] = {
     "network": ("azure-mgmt-network", "azure.mgmt.network", "NetworkManagementClient"),
     "storage": ("azure-mgmt-storage", "azure.mgmt.storage", "StorageManagementClient"),
     "keyvault": ("azure-mgmt-keyvault", "azure.mgmt.keyvault", "KeyVaultManagementClient"),
-    "dns": ("azure-mgmt-dns", "azure.mgmt.dns", "DnsManagementClient"),
     "compute": ("azure-mgmt-compute", "azure.mgmt.compute", "ComputeManagementClient"),
 }
 
