@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.support import pki
 from tests.support.ansible import COLLECTIONS, ROOT
+from tests.support.azure_sandbox import AzureSandbox
+from tests.support.azure_sandbox import dns as sandbox_dns
 
 HARNESS = ROOT / "tests" / "benchmarks" / "harness.py"
 MODULES = "ansible_collections.configmgr.cmg.plugins.modules."
@@ -27,11 +29,12 @@ SERVICE = "GraniteFalls.contoso.test"
 NETWORK = ("http.client", "urllib.request", "ssl", "requests", "urllib3", "azure", "msal", "dns")
 
 
-def imported(tmp_path: Path, module: str, args: dict[str, Any]) -> set[str]:
+def imported(tmp_path: Path, module: str, args: dict[str, Any], extra_env: dict[str, str] | None = None) -> set[str]:
     """The module names in ``sys.modules`` when ``module`` exits after a successful run with ``args``."""
     args_file, stats = tmp_path / "args.json", tmp_path / "stats.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}), encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AZURE_", "PYTHON"))}
+    env.update(extra_env or {})
     env["PYTHONPATH"] = str(COLLECTIONS)
     done = subprocess.run([sys.executable, str(HARNESS), str(stats), MODULES + module, str(args_file)], env=env,
                           capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
@@ -71,3 +74,16 @@ def test_certificate_tasks_import_no_network_stack(module: str, make_args: Calla
     names = imported(tmp_path, module, make_args(tmp_path))
     assert "cryptography.x509" in names  # the harness saw the module's real work
     assert packages(names, NETWORK) == []
+
+
+def test_cname_in_azure_dns_imports_no_dns_sdk(tmp_path: Path, azure_sandbox: AzureSandbox) -> None:
+    """cmg_cname (provider azure_dns) sends its requests through azure-core's ARM pipeline: azure-mgmt-dns (and the
+    isodate and azure.core.polling it brings) stay unimported, and no other SDK package comes instead."""
+    sandbox_dns.add_zone(azure_sandbox, "contoso.com")
+    args = {"service_name": "GraniteFalls.contoso.com", "target": "granitefalls.westus.cloudapp.azure.com",
+            "provider": "azure_dns", "wait": False}
+    names = imported(tmp_path, "cmg_cname", args, azure_sandbox.env())
+    assert sandbox_dns.get_record(azure_sandbox, "contoso.com", "granitefalls") is not None  # the task did its work
+    assert "azure.mgmt.core" in names and "azure.identity" in names
+    assert [name for name in names if name.startswith("azure.mgmt.") and not name.startswith("azure.mgmt.core")] == []
+    assert packages(names, ("isodate", "azure.core.polling")) == []
