@@ -447,4 +447,3 @@ def test_txt_record_set_body_and_read_back(sb: AzureSandbox) -> None:
         {"value": ["token-1"]}, {"value": ["x" * 255, "x" * 45]}]}}
     assert (created.values, created.ttl, created.metadata) == (("token-1", long_value), 60, {"k": "v"})
     assert again == created
-
