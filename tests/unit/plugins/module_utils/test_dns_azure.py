@@ -447,3 +447,43 @@ def test_txt_record_set_body_and_read_back(sb: AzureSandbox) -> None:
         {"value": ["token-1"]}, {"value": ["x" * 255, "x" * 45]}]}}
     assert (created.values, created.ttl, created.metadata) == (("token-1", long_value), 60, {"k": "v"})
     assert again == created
+
+
+DENIED = {"error": {"code": "AuthorizationFailed", "message": "The client does not have authorization to perform action."}}
+
+
+@pytest.mark.parametrize("method, path, params, description, permission", [
+    ("GET", LIST_PATH, {}, f"listing the DNS zones of subscription {AzureSandbox.subscription_id}",
+     "Microsoft.Network/dnsZones/read"),
+    ("GET", ZONE_PATH, {"zone": "contoso.com", "resource_group": "rg-dns"},
+     f"reading the DNS zone contoso.com in resource group rg-dns of subscription {AzureSandbox.subscription_id}",
+     "Microsoft.Network/dnsZones/read"),
+    ("GET", RECORD_PATH, {}, "reading the CNAME record set granitefalls in zone contoso.com", "Microsoft.Network/dnsZones/read"),
+    ("PUT", RECORD_PATH, {}, "creating the CNAME record set granitefalls in zone contoso.com",
+     "Microsoft.Network/dnsZones/CNAME/write"),
+    ("DELETE", RECORD_PATH, {"state": "absent"}, "deleting the CNAME record set granitefalls in zone contoso.com",
+     "Microsoft.Network/dnsZones/CNAME/delete"),
+])
+def test_403_and_429_name_the_request_and_the_permission(sb: AzureSandbox, method: str, path: str, params: dict[str, Any],
+                                                         description: str, permission: str) -> None:
+    """Each request keeps its description and permission: a 403 names the permission and a role, a 429 that outlasts
+    the retries says so; neither is a change."""
+    from ansible_collections.configmgr.cmg.plugins.module_utils._azure import RetrySettings
+
+    if params.get("state") == "absent":
+        sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(TARGET))
+        params = {**params, "target": TARGET}
+    sb.fault(method, re.escape(path), 403, body=DENIED)
+    with pytest.raises(Exception) as denied:
+        _run(**params)
+    assert str(denied.value) == (
+        f"the service principal {sb.client_id} may not act in subscription {sb.subscription_id} while {description}: it "
+        f"lacks the permission {permission}; grant a role that holds {permission}, such as DNS Zone Contributor on the "
+        "zone ((AuthorizationFailed) The client does not have authorization to perform action.)")
+    assert denied.value.details.get("changed") in (None, False)
+    sb.fault(method, re.escape(path), 429, times=3, headers={"Retry-After": "0"})
+    with pytest.raises(Exception) as throttled:
+        run_cname({"service_name": "GraniteFalls.contoso.com", "target": TARGET, "wait": False, **params},
+                  retry=RetrySettings(total_retries=2, sleep=lambda _seconds: None))
+    assert str(throttled.value) == (f"Azure kept throttling (429 Too Many Requests) while {description} after 2 retries; "
+                                    "try again later ((Injected429) injected fault 429)")
