@@ -216,7 +216,7 @@ class AzureSession:
         return identity.ClientSecretCredential(settings.tenant, settings.client_id, settings.secret, **common)
 
     def client(self, kind: str) -> Any:
-        """The cached SDK management client of ``kind`` (network, storage, keyvault, dns)."""
+        """The cached SDK management client of ``kind`` (network, storage, keyvault)."""
         if kind not in CLIENTS:
             raise ValueError(f"unknown Azure client kind {kind!r}: use one of {', '.join(CLIENTS)}")
         credential = self.credential
@@ -302,27 +302,29 @@ class AzureSession:
             raise self.translate(exc, description, permission) from None
 
     def arm_json(self, method: str, path: str, api_version: str, *, description: str, permission: str | None = None,
-                 query: Mapping[str, str] | None = None, body: Any = None, read_only: bool = False) -> Any:
+                 query: Mapping[str, str] | None = None, body: Any = None, read_only: bool = False,
+                 headers: Mapping[str, str] | None = None, read_body: bool = True) -> Any:
         """Send one Resource Manager request through :meth:`pipeline` and return its parsed JSON (None if empty).
 
         ``path`` starts at the Resource Manager root (``/subscriptions/...``), or is an answer's ``nextLink``
         (:func:`~._azure_pipeline.arm_link`: https on the Resource Manager's host only); ``api_version`` and
-        ``query`` become the query string, ``body`` the JSON body. Errors are those of :meth:`call`.
-        ``read_only`` marks a POST that changes nothing (``checkNameAvailability``): like a GET, it is
-        retried after a reset or timeout too.
+        ``query`` become the query string, ``body`` the JSON body, ``headers`` extra request headers
+        (``If-Match``). Errors are those of :meth:`call`. ``read_only`` marks a POST that changes nothing
+        (``checkNameAvailability``): like a GET, it is retried after a reset or timeout too. With
+        ``read_body`` false the answer's body is not read (a DELETE: None is returned).
         """
         def send() -> Any:
             from azure.core.rest import HttpRequest  # pylint: disable=import-outside-toplevel
 
             params = {**(query or {}), "api-version": api_version}
             request = HttpRequest(method, arm_link(self.resource_manager, path, description), params=params, json=body,
-                                  headers={"Accept": "application/json"})
+                                  headers={**(headers or {}), "Accept": "application/json"})
             options = {"retry_on_methods": ["HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", method.upper()]} \
                 if read_only else {}
             response = self.pipeline().send_request(request, **options)
             raise_for_arm_status(response)
             try:
-                return response.json() if response.content else None
+                return response.json() if read_body and response.content else None
             except ValueError:
                 raise AzureError(f"{self.resource_manager} answered HTTP {response.status_code} without valid JSON while "
                                  f"{description}", status_code=response.status_code) from None

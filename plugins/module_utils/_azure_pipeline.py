@@ -55,7 +55,6 @@ CLIENTS: dict[str, tuple[str, str, str]] = {
     "network": ("azure-mgmt-network", "azure.mgmt.network", "NetworkManagementClient"),
     "storage": ("azure-mgmt-storage", "azure.mgmt.storage", "StorageManagementClient"),
     "keyvault": ("azure-mgmt-keyvault", "azure.mgmt.keyvault", "KeyVaultManagementClient"),
-    "dns": ("azure-mgmt-dns", "azure.mgmt.dns", "DnsManagementClient"),
 }
 
 #: The kind of the plain ARM pipeline (:meth:`AzureSession.arm_json`) in the session's client cache.
@@ -168,6 +167,16 @@ def arm_link(resource_manager: str, path: str, description: str) -> str:
         raise AzureError(f"Azure answered a next page at {shown} while {description}: refused, {why}")
     query = "&".join(part for part in link.query.split("&") if part and part.split("=", 1)[0].lower() != "api-version")
     return urlunsplit((link.scheme, link.netloc, link.path, query, ""))
+
+
+def next_link(resource_manager: str, link: object, description: str) -> str:
+    """The URL of a listing's next page from its ``nextLink``: an absolute https URL on the Resource Manager's
+    host (:func:`arm_link`); a relative link or anything that is not text is refused in one line too."""
+    if isinstance(link, str) and not link.startswith("/"):
+        return arm_link(resource_manager, link, description)
+    shown = "".join(char if char.isprintable() else "?" for char in str(link)[:120].split("?", 1)[0])
+    raise AzureError(f"Azure answered a next page at {shown} while {description}: refused, next pages are read only "
+                     f"over https from the Resource Manager {resource_manager}")
 
 
 def transport_options(settings: RetrySettings) -> dict[str, Any]:

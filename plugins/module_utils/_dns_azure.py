@@ -1,19 +1,29 @@
 # Copyright (c) configmgr.cmg contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Record sets in an Azure DNS zone, through azure-mgmt-dns (record sets api-version 2018-05-01).
+"""Record sets in an Azure DNS zone, as plain Resource Manager requests (api-version 2018-05-01).
+
+The requests go through the session's ARM pipeline (:meth:`AzureSession.arm_json`: one token,
+retries, https-only redirects), in the shapes of Microsoft's REST examples for ``Zones_List``,
+``Zones_ListByResourceGroup``, ``Zones_Get``, ``RecordSets_Get``, ``RecordSets_CreateOrUpdate`` and
+``RecordSets_Delete``: no ``azure-mgmt-dns`` package is imported.
 
 Every write is conditional on what was read: creation sends ``If-None-Match: *``, update and
 delete send ``If-Match: <etag>``. A 412 (someone changed the record set meanwhile) raises
 :class:`RaceError` for the core to read again; a 409 (a CNAME beside other record types) becomes a
-one-line message naming them. Anything Azure lists or answers is checked before it is used: a zone
-with a malformed id or name, or a write answered without a record set, is one line, never a traceback.
+one-line message naming them. Anything Azure lists or answers is checked, within bounds, before it
+is used: a zone with a malformed id or name, a record set of the wrong shape, a zone listing whose
+``nextLink`` leaves https or the Resource Manager host, or a write answered without a record set is
+one line, never a traceback.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, NamedTuple, Optional
+from urllib.parse import quote
 
-from ._azure import AzureSession, run_concurrently
+from ._azure import PIPELINE, AzureSession, run_concurrently
+from ._azure_pipeline import next_link
+from ._clouds import API_VERSIONS
 from ._dns_core import (
     ProviderSpec,
     RaceError,
@@ -33,7 +43,27 @@ from ._errors import AzureError, DnsError
 OTHER_TYPES = ("A", "AAAA", "CAA", "MX", "NS", "PTR", "SRV", "TXT")
 #: Record types this provider writes.
 WRITABLE_TYPES = ("CNAME", "TXT")
+#: The DNS api-version: azure-mgmt-dns's default, the newest stable one (Microsoft's RecordSets and Zones examples).
+API_VERSION = API_VERSIONS["dns"]
 _READ_PERMISSION = "Microsoft.Network/dnsZones/read"
+#: Bounds of what an answer may hold. Azure DNS allows 250 zones per subscription by default (10,000 at most)
+#: and 20 records per record set; a listing is read in at most MAX_ZONE_PAGES pages.
+MAX_ZONE_PAGES = 100
+MAX_ZONES = 10000
+MAX_NAME_SERVERS = 16
+MAX_TXT_RECORDS = 400
+MAX_TXT_STRINGS = 64
+MAX_TEXT = 4096  # a TXT string, a metadata key or value
+MAX_METADATA = 100
+MAX_ETAG = 256
+
+
+class Zone(NamedTuple):
+    """An Azure DNS zone as listed: its name (as Azure spells it), resource id and name servers."""
+
+    name: str
+    id: str
+    name_servers: list[str]
 
 
 def _permission(rtype: str, verb: str) -> str:
@@ -61,15 +91,19 @@ def _zone_contains(zone: str, fqdn: str) -> bool:
     return fqdn == zone or fqdn.endswith("." + zone)
 
 
-def _zone_not_found(problem: str, zones: Optional[list[Any]] = None) -> DnsError:
+def _zone_not_found(problem: str, zones: Optional[list[Zone]] = None) -> DnsError:
     """The zone-not-found failure; ``zones``: the zones that were listed (None: none were listed)."""
     details = {} if zones is None else {"zones": sorted(normalize_name(item.name) for item in zones)}
     return DnsError(f"{problem}; create the zone, or give zone and resource_group", **details)
 
 
-def _checked_zone(item: Any, where: str) -> Any:
-    """A zone Azure listed or returned, with a DNS name, a resource id naming its group and a list of name servers."""
-    name, zone_id = getattr(item, "name", None), getattr(item, "id", None)
+def _checked_zone(item: Any, where: str) -> Zone:
+    """A zone Azure listed or returned (its REST shape), with a DNS name, a resource id naming its group and a list
+    of name servers."""
+    if not isinstance(item, dict):
+        raise DnsError(f"Azure listed a DNS zone that is not a JSON object in {where} (got {type(item).__name__}); "
+                       "the answer is malformed")
+    name, zone_id = item.get("name"), item.get("id")
     shown = f"{str(name)[:60]!r} (id {str(zone_id)[:120]!r})"
     if not isinstance(name, str):
         raise DnsError(f"Azure listed a DNS zone without a name in {where}: {shown}; the answer is malformed")
@@ -77,12 +111,101 @@ def _checked_zone(item: Any, where: str) -> Any:
         check_dns_name(name, "zone")
     except DnsError:
         raise DnsError(f"Azure listed a DNS zone whose name is not a DNS name in {where}: {shown}") from None
-    if _resource_group(zone_id) is None:
+    group = _resource_group(zone_id)
+    if group is None or len(str(zone_id)) > 1024:
         raise DnsError(f"Azure listed the DNS zone {name[:60]!r} with a malformed resource id in {where}: {shown}")
-    servers = getattr(item, "name_servers", None) or []
-    if not isinstance(servers, list) or not all(isinstance(server, str) for server in servers):
+    properties = item.get("properties") or {}
+    servers = (properties.get("nameServers") or []) if isinstance(properties, dict) else None
+    if not isinstance(servers, list) or len(servers) > MAX_NAME_SERVERS \
+            or not all(isinstance(server, str) and 0 < len(server) <= 255 for server in servers):
         raise DnsError(f"Azure listed the DNS zone {name[:60]!r} with malformed name servers in {where}")
-    return item
+    return Zone(name, str(zone_id), list(servers))
+
+
+def _if_match(current: RecordSet) -> dict[str, str]:
+    """``If-Match: <etag>`` of the record set read (none without an etag, as the SDK sent none for ``if_match=None``)."""
+    return {"If-Match": current.etag} if current.etag is not None else {}
+
+
+def _txt_strings(value: str) -> list[str]:
+    """A TXT value as the strings of one record: 255 characters each (the wire limit of a character-string)."""
+    return [value[i:i + 255] for i in range(0, max(len(value), 1), 255)]
+
+
+def record_body(desired: RecordSet) -> dict[str, Any]:
+    """The JSON body of ``RecordSets_CreateOrUpdate`` for ``desired`` (a CNAME or TXT record set)."""
+    if desired.rtype not in WRITABLE_TYPES:
+        raise DnsError(f"provider azure_dns writes {', '.join(WRITABLE_TYPES)} record sets, not {desired.rtype}")
+    properties: dict[str, Any] = {"metadata": dict(desired.metadata)}
+    if desired.ttl is not None:
+        properties["TTL"] = desired.ttl
+    if desired.rtype == "CNAME":
+        properties["CNAMERecord"] = {"cname": desired.value}
+    else:
+        properties["TXTRecords"] = [{"value": _txt_strings(value)} for value in desired.values]
+    return {"properties": properties}
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
+        raise ValueError(f"{what} is not a string of at most {MAX_TEXT} characters")
+    return value
+
+
+def _values(properties: Mapping[str, Any], rtype: str) -> tuple[str, ...]:
+    """The values of a record set's ``properties`` (a CNAME target, TXT texts; none for other types)."""
+    if rtype == "CNAME":
+        record = properties.get("CNAMERecord")
+        if record is None:
+            return ()
+        if not isinstance(record, dict):
+            raise ValueError("CNAMERecord is not an object")
+        target = record.get("cname")
+        if target is None or target == "":
+            return ()
+        if not isinstance(target, str):
+            raise ValueError("CNAMERecord.cname is not a string")
+        return (check_dns_name(target, "the CNAME target"),)
+    if rtype == "TXT":
+        records = properties.get("TXTRecords")
+        if records is None:
+            return ()
+        if not isinstance(records, list) or len(records) > MAX_TXT_RECORDS:
+            raise ValueError(f"TXTRecords is not a list of at most {MAX_TXT_RECORDS} records")
+        values = []
+        for record in records:
+            strings = record.get("value") if isinstance(record, dict) else None
+            if strings is None and isinstance(record, dict):
+                strings = []
+            if not isinstance(strings, list) or len(strings) > MAX_TXT_STRINGS:
+                raise ValueError(f"a TXT record's value is not a list of at most {MAX_TXT_STRINGS} strings")
+            values.append("".join(_text(part, "a TXT string") for part in strings))
+        return tuple(values)
+    return ()
+
+
+def _metadata(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_METADATA:
+        raise ValueError(f"metadata is not an object of at most {MAX_METADATA} entries")
+    return {_text(key, "a metadata key"): _text(text, "a metadata value") for key, text in value.items()}
+
+
+def parse_record_set(record: Any, rtype: str) -> RecordSet:
+    """A ``RecordSets_Get``/``CreateOrUpdate`` answer as a :class:`RecordSet`; ValueError says what is malformed."""
+    if not isinstance(record, dict):
+        raise ValueError(f"got {'no body' if record is None else type(record).__name__}, not a JSON object")
+    properties = record.get("properties")
+    if not isinstance(properties, dict):
+        raise ValueError("no properties object")
+    etag = record.get("etag")
+    if not isinstance(etag, str) or not 0 < len(etag) <= MAX_ETAG:
+        raise ValueError("no etag")
+    ttl = properties.get("TTL")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int)):
+        raise ValueError("TTL is not a whole number")
+    return RecordSet(rtype, _values(properties, rtype), ttl, etag, _metadata(properties.get("metadata")))
 
 
 @register
@@ -98,8 +221,8 @@ class AzureDnsProvider:
         self.session = session
         self._zone_option = check_dns_name(zone, "zone") if zone else None
         self._group_option = resource_group
-        self._zones: dict[str, Any] = {}  # fqdn -> zone resource
-        self._client: Any = None
+        self._zones: dict[str, Zone] = {}  # fqdn -> zone
+        self._warm = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None,
@@ -127,60 +250,63 @@ class AzureDnsProvider:
         """Where the Azure credentials came from."""
         return {"auth_source_used": self.session.auth_source_used}
 
-    @property
-    def client(self) -> Any:
-        """The DnsManagementClient (created on first use)."""
-        if self._client is None:
-            self.session.warm_up("dns")  # the token round trips overlap the SDK import
-            self._client = self.session.client("dns")
-        return self._client
+    def _request(self, method: str, path: str, description: str, permission: str, **request: Any) -> Any:
+        """One DNS request through the session's plain ARM pipeline (the first one builds it while the token comes)."""
+        if not self._warm:
+            self.session.warm_up(PIPELINE)  # the token round trips overlap the pipeline's imports
+            self._warm = True
+        return self.session.arm_json(method, path, API_VERSION, description=description, permission=permission,
+                                     **request)
 
-    def _call(self, description: str, fn: Any, *args: Any, permission: str, **kwargs: Any) -> Any:
-        """:meth:`AzureSession.call`, and an answer the SDK cannot read (an HTML page from a proxy, say) is
-        one line naming the request and its HTTP status instead of a deserialization traceback."""
-        answered: list[tuple[str, str, int]] = []
+    def _zones_path(self, resource_group: Optional[str]) -> str:
+        subscription = f"/subscriptions/{quote(self.session.subscription_id, safe='')}"
+        if resource_group:
+            return f"{subscription}/resourceGroups/{quote(resource_group, safe='')}/providers/Microsoft.Network/dnsZones"
+        return f"{subscription}/providers/Microsoft.Network/dnszones"
 
-        def hook(response: Any) -> None:
-            request = response.http_request
-            answered.append((request.method, str(request.url).split("?", 1)[0], response.http_response.status_code))
-
-        try:
-            return self.session.call(description, fn, *args, permission=permission, raw_response_hook=hook, **kwargs)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            method, url, status = answered[-1] if answered else ("", "", None)
-            raise DnsError(f"Azure answered HTTP {status} to {method} {url[:200]} without a valid JSON body while "
-                           f"{description} ({type(exc).__name__}); a proxy or gateway may be in the way") from None
+    def _record_path(self, group: str, zone: str, rtype: str, name: str) -> str:
+        return f"{self._zones_path(group)}/{quote(zone, safe='')}/{rtype}/{quote(name, safe='@*')}"
 
     # --- zones -------------------------------------------------------------------------------
     def _where(self, resource_group: Optional[str]) -> str:
         where = f"subscription {self.session.subscription_id}"
         return f"resource group {resource_group} of {where}" if resource_group else where
 
-    def _list_zones(self, resource_group: Optional[str]) -> list[Any]:
-        zones = self.client.zones
+    def _list_zones(self, resource_group: Optional[str]) -> list[Zone]:
+        """Every zone of the subscription (or resource group), following ``nextLink`` within bounds."""
         where = self._where(resource_group)
-        if resource_group:
-            found = self._call(f"listing the DNS zones of {where}",
-                               lambda **hook: list(zones.list_by_resource_group(resource_group, **hook)),
-                               permission=_READ_PERMISSION)
-        else:
-            found = self._call(f"listing the DNS zones of {where}", lambda **hook: list(zones.list(**hook)),
-                               permission=_READ_PERMISSION)
-        return [_checked_zone(item, where) for item in found]
+        description = f"listing the DNS zones of {where}"
+        path, query = self._zones_path(resource_group), {}
+        zones: list[Zone] = []
+        for _page in range(MAX_ZONE_PAGES):
+            page = self._request("GET", path, description, _READ_PERMISSION, query=query)
+            items = page.get("value") if isinstance(page, dict) else None
+            link = page.get("nextLink") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                raise DnsError(f"Azure answered without a list of DNS zones while {description} "
+                               f"(got {type(page).__name__}); the answer is malformed")
+            if len(zones) + len(items) > MAX_ZONES:
+                raise DnsError(f"Azure listed more than {MAX_ZONES} DNS zones in {where}: give zone and resource_group")
+            zones.extend(_checked_zone(item, where) for item in items)
+            if not link:
+                return zones
+            path, query = next_link(self.session.resource_manager, link, description), {}
+        raise DnsError(f"Azure's listing of the DNS zones of {where} went on for more than {MAX_ZONE_PAGES} pages: "
+                       "give zone and resource_group")
 
-    def _get_zone(self, zone: str, resource_group: str) -> Any:
+    def _get_zone(self, zone: str, resource_group: str) -> Zone:
         """The zone when both zone and resource group are known: one GET, no listing."""
         where = self._where(resource_group)
         try:
-            found = self._call(f"reading the DNS zone {zone} in {where}", self.client.zones.get,
-                               resource_group, zone, permission=_READ_PERMISSION)
+            found = self._request("GET", f"{self._zones_path(resource_group)}/{quote(zone, safe='')}",
+                                  f"reading the DNS zone {zone} in {where}", _READ_PERMISSION)
         except AzureError as exc:
             if _status(exc) == 404:
                 raise _zone_not_found(f"the DNS zone {zone} was not found in {where}") from exc
             raise
         return _checked_zone(found, where)
 
-    def _find_zone(self, fqdn: str) -> Any:
+    def _find_zone(self, fqdn: str) -> Zone:
         zone, resource_group = self._zone_option, self._group_option
         if zone and not _zone_contains(zone, fqdn):
             raise DnsError(f"the DNS zone {zone} does not contain {fqdn}")
@@ -203,7 +329,7 @@ class AzureDnsProvider:
                            "give resource_group")
         return best[0]
 
-    def _zone_resource(self, fqdn: str) -> Any:
+    def _zone_resource(self, fqdn: str) -> Zone:
         fqdn = normalize_name(fqdn)
         if fqdn not in self._zones:
             self._zones[fqdn] = self._find_zone(fqdn)
@@ -217,15 +343,15 @@ class AzureDnsProvider:
         """(resource group, zone, record name) of ``fqdn``."""
         found = self._zone_resource(fqdn)
         zone = normalize_name(found.name)
-        return _resource_group(found.id), zone, relative_name(fqdn, zone)
+        return str(_resource_group(found.id)), zone, relative_name(fqdn, zone)
 
     # --- reads -------------------------------------------------------------------------------
     def _get(self, fqdn: str, rtype: str) -> Optional[Any]:
+        """The record set's JSON answer, or None when there is none (404)."""
         group, zone, name = self._locate(fqdn)
         description = f"reading the {rtype} record set {name} in zone {zone}"
         try:
-            return self._call(description, self.client.record_sets.get, group, zone, name, rtype,
-                              permission=_READ_PERMISSION)
+            return self._request("GET", self._record_path(group, zone, rtype, name), description, _READ_PERMISSION)
         except AzureError as exc:
             if _status(exc) == 404:
                 return None
@@ -243,30 +369,18 @@ class AzureDnsProvider:
         record = self._get(fqdn, rtype)
         if record is None:
             return RecordSet(rtype, others=self.other_types(fqdn, rtype) if others else [])
-        return self._state(record, rtype, f"reading the {rtype} record set of {normalize_name(fqdn)}")
+        return self._state(record, rtype, f"reading the {rtype} record set of {normalize_name(fqdn)}", write=False)
 
     def nameservers(self, fqdn: str) -> list[NameServer]:
         """The zone's Azure name servers (from the zone resource), resolved by the system resolver."""
-        return servers_from_names(list(self._zone_resource(fqdn).name_servers or []), DNS_PORT)
+        return servers_from_names(list(self._zone_resource(fqdn).name_servers), DNS_PORT)
 
     # --- writes ------------------------------------------------------------------------------
-    def _record_set(self, desired: RecordSet) -> Any:
-        from azure.mgmt.dns import models  # pylint: disable=import-outside-toplevel  # imported by session.client
-
-        if desired.rtype not in WRITABLE_TYPES:
-            raise DnsError(f"provider azure_dns writes {', '.join(WRITABLE_TYPES)} record sets, not {desired.rtype}")
-        if desired.rtype == "CNAME":
-            return models.RecordSet(ttl=desired.ttl, metadata=dict(desired.metadata),
-                                    cname_record=models.CnameRecord(cname=desired.value))
-        return models.RecordSet(ttl=desired.ttl, metadata=dict(desired.metadata),
-                                txt_records=[models.TxtRecord(value=[value[i:i + 255] for i in range(0, max(len(value), 1), 255)])
-                                             for value in desired.values])
-
-    def _write(self, action: str, fqdn: str, rtype: str, fn: Any, *args: Any, permission: str, **kwargs: Any) -> Any:
-        _group, zone, name = self._locate(fqdn)
+    def _write(self, action: str, fqdn: str, method: str, rtype: str, permission: str, **request: Any) -> Any:
+        group, zone, name = self._locate(fqdn)
         description = f"{action} the {rtype} record set {name} in zone {zone}"
         try:
-            return self._call(description, fn, *args, permission=permission, **kwargs)
+            return self._request(method, self._record_path(group, zone, rtype, name), description, permission, **request)
         except AzureError as exc:
             if _status(exc) == 412:
                 raise RaceError(f"Azure DNS refused {action} {normalize_name(fqdn)}: it changed since it was read (412)") from exc
@@ -277,42 +391,32 @@ class AzureDnsProvider:
                 raise refused(exc)
             raise
 
-    def _state(self, record: Any, rtype: str, description: str) -> RecordSet:
+    @staticmethod
+    def _state(record: Any, rtype: str, description: str, write: bool = True) -> RecordSet:
         """A record set Azure answered, checked: a body that is no record set of ``rtype`` is one line."""
         try:
-            if rtype == "CNAME":
-                target = record.cname_record.cname if record.cname_record else None
-                values: tuple[str, ...] = (check_dns_name(target, "the CNAME target"),) if target else ()
-            elif rtype == "TXT":
-                values = tuple("".join(str(part) for part in (txt.value or [])) for txt in (record.txt_records or []))
-            else:
-                values = ()
-            ttl, etag, metadata = record.ttl, record.etag, dict(record.metadata or {})
-            if ttl is not None and not isinstance(ttl, int):
-                raise TypeError("ttl")
-        except (AttributeError, TypeError, ValueError, DnsError):
-            raise DnsError(f"Azure answered without a valid {rtype} record set while {description} "
-                           f"(got {type(record).__name__}); the write may have been applied: run the task again") from None
-        return RecordSet(rtype, values, ttl, etag, metadata)
+            return parse_record_set(record, rtype)
+        except (ValueError, DnsError) as exc:
+            problem = str(exc).split(":", 1)[0] if isinstance(exc, DnsError) else str(exc)
+            again = "; the write may have been applied: run the task again" if write else "; the answer is malformed"
+            raise DnsError(f"Azure answered without a valid {rtype} record set while {description} ({problem[:120]})"
+                           f"{again}") from None
 
     def create(self, fqdn: str, desired: RecordSet) -> RecordSet:
         """PUT with If-None-Match: * (only if the record set does not exist)."""
-        group, zone, name = self._locate(fqdn)
-        record = self._write("creating", fqdn, desired.rtype, self.client.record_sets.create_or_update, group, zone, name,
-                             desired.rtype, self._record_set(desired), if_none_match="*",
-                             permission=_permission(desired.rtype, "write"))
+        _group, zone, name = self._locate(fqdn)
+        record = self._write("creating", fqdn, "PUT", desired.rtype, _permission(desired.rtype, "write"),
+                             body=record_body(desired), headers={"If-None-Match": "*"})
         return self._state(record, desired.rtype, f"creating the {desired.rtype} record set {name} in zone {zone}")
 
     def replace(self, fqdn: str, current: RecordSet, desired: RecordSet) -> RecordSet:
         """PUT with If-Match: <etag read> (only if nobody changed it since)."""
-        group, zone, name = self._locate(fqdn)
-        record = self._write("updating", fqdn, desired.rtype, self.client.record_sets.create_or_update, group, zone, name,
-                             desired.rtype, self._record_set(desired), if_match=current.etag,
-                             permission=_permission(desired.rtype, "write"))
+        _group, zone, name = self._locate(fqdn)
+        record = self._write("updating", fqdn, "PUT", desired.rtype, _permission(desired.rtype, "write"),
+                             body=record_body(desired), headers=_if_match(current))
         return self._state(record, desired.rtype, f"updating the {desired.rtype} record set {name} in zone {zone}")
 
     def delete(self, fqdn: str, current: RecordSet) -> None:
         """DELETE with If-Match: <etag read>."""
-        group, zone, name = self._locate(fqdn)
-        self._write("deleting", fqdn, current.rtype, self.client.record_sets.delete, group, zone, name, current.rtype,
-                    if_match=current.etag, permission=_permission(current.rtype, "delete"))
+        self._write("deleting", fqdn, "DELETE", current.rtype, _permission(current.rtype, "delete"),
+                    headers=_if_match(current), read_body=False)

@@ -41,6 +41,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 from ._azure import PIPELINE, AzureSession, run_concurrently
+from ._azure_pipeline import next_link
 from ._errors import AzureError, NamingError
 from ._naming import normalize_region, service_prefix
 
@@ -273,6 +274,7 @@ def read_usages(session: AzureSession, region: str) -> dict[str, dict[str, Any]]
         answer = session.arm_json("GET", str(link), COMPUTE_API_VERSION, description=description,
                                   permission=PERMISSIONS["usages"])
         items, link = _usage_page(answer, description)
+        link = next_link(session.resource_manager, link, description) if link is not None else None
         count += len(items)
         if count > _MAX_USAGES:
             raise AzureError(f"Azure listed more than {_MAX_USAGES} compute usages in {region}")

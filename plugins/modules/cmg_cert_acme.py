@@ -160,7 +160,7 @@ requirements:
   - josepy >= 1.13.0
   - cryptography >= 42.0.0
   - dnspython >= 2.6.0
-  - azure-identity and azure-mgmt-dns for O(provider=azure_dns)
+  - azure-identity and azure-mgmt-core for O(provider=azure_dns)
 notes:
   - "Azure permissions for O(provider=azure_dns): C(Microsoft.Network/dnsZones/read),
     C(Microsoft.Network/dnsZones/TXT/write) and C(Microsoft.Network/dnsZones/TXT/delete) (the built-in DNS Zone

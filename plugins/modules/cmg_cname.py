@@ -115,13 +115,13 @@ options:
 notes:
   - Check mode reads the record and reports what would change, and writes nothing.
   - Diff mode shows the record set before and after.
-  - Requires C(dnspython) for O(provider=rfc2136) and for O(wait); C(azure-identity) and C(azure-mgmt-dns) for
-    O(provider=azure_dns).
+  - Requires C(dnspython) for O(provider=rfc2136) and for O(wait); C(azure-identity) and C(azure-mgmt-core) for
+    O(provider=azure_dns) (its requests are plain Resource Manager requests, DNS api-version 2018-05-01).
   - "Azure permissions: C(Microsoft.Network/dnsZones/read), C(Microsoft.Network/dnsZones/CNAME/write) and, for
     O(state=absent), C(Microsoft.Network/dnsZones/CNAME/delete) (the built-in DNS Zone Contributor role has them)."
 requirements:
   - dnspython
-  - azure-mgmt-dns
+  - azure-mgmt-core (for O(provider=azure_dns))
 seealso:
   - module: configmgr.cmg.cmg_name_available
 attributes:

@@ -9,7 +9,6 @@ broke a parser are pinned with ``@example``.
 from __future__ import annotations
 
 import ipaddress
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -94,10 +93,6 @@ def test_wait_timeout_option(value: Any) -> None:
     assert 0 <= seconds <= 86400
 
 
-def _zone(draw: Any) -> Any:
-    return SimpleNamespace(name=draw, id=draw, name_servers=draw)
-
-
 ANY_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
                         max_leaves=6)
@@ -107,11 +102,13 @@ ZONE_NAMES = st.one_of(ANY_JSON, st.just("contoso.com"), st.just("contoso..com")
 
 
 @SETTINGS
-@given(ZONE_NAMES, ZONE_IDS, st.one_of(ANY_JSON, st.lists(st.text(max_size=20), max_size=3)))
-@example("contoso.com", "/subscriptions/s/resourceGroups/", ["ns1"])
-@example(None, "/subscriptions/s/resourceGroups/rg/providers/x/y", [])
-def test_zone_listing(name: Any, zone_id: Any, name_servers: Any) -> None:
-    zone = SimpleNamespace(name=name, id=zone_id, name_servers=name_servers)
+@given(ZONE_NAMES, ZONE_IDS, st.one_of(ANY_JSON, st.lists(st.text(max_size=20), max_size=3)), st.booleans())
+@example("contoso.com", "/subscriptions/s/resourceGroups/", ["ns1"], True)
+@example(None, "/subscriptions/s/resourceGroups/rg/providers/x/y", [], True)
+@example("contoso.com", "/subscriptions/s/resourceGroups/rg/providers/x/y", "ns1", False)
+def test_zone_listing(name: Any, zone_id: Any, name_servers: Any, wrapped: bool) -> None:
+    """A listed zone in its REST shape (``properties.nameServers``), or with ``properties`` itself malformed."""
+    zone = {"name": name, "id": zone_id, "properties": {"nameServers": name_servers} if wrapped else name_servers}
     try:
         checked = _checked_zone(zone, "subscription s")
     except DnsError as exc:
@@ -119,6 +116,43 @@ def test_zone_listing(name: Any, zone_id: Any, name_servers: Any) -> None:
         return
     assert check_dns_name(checked.name, "zone")
     assert "resourcegroups/" in checked.id.lower()
+    assert all(isinstance(server, str) for server in checked.name_servers)
+
+
+@SETTINGS
+@given(ANY_JSON)
+def test_zone_that_is_no_object(item: Any) -> None:
+    try:
+        _checked_zone(item, "subscription s")
+    except DnsError as exc:
+        _one_line(exc)
+
+
+RECORD_VALUES = st.one_of(ANY_JSON, st.just({"cname": "x.contoso.com"}), st.just([{"value": ["a", "b"]}]),
+                          st.just([{"value": "ab"}]), st.just({"value": ["a" * 5000]}))
+
+
+@SETTINGS
+@given(st.sampled_from(["CNAME", "TXT", "A"]), st.one_of(ANY_JSON, st.just("etag-1")), st.one_of(ANY_JSON, st.just(300)),
+       RECORD_VALUES, st.one_of(ANY_JSON, st.just({"k": "v"})), st.booleans())
+@example("CNAME", "etag-1", 300, {"cname": "x.contoso.com"}, {"k": "v"}, True)
+@example("TXT", "etag-1", True, [{"value": ["a", "b"]}], None, True)
+def test_record_set_answer(rtype: str, etag: Any, ttl: Any, values: Any, metadata: Any, wrapped: bool) -> None:
+    """Any JSON where a record set belongs: a RecordSet of the right types, or one line (never a traceback)."""
+    from ansible_collections.configmgr.cmg.plugins.module_utils._dns_azure import AzureDnsProvider
+
+    key = {"CNAME": "CNAMERecord", "TXT": "TXTRecords", "A": "ARecords"}[rtype]
+    properties = {"TTL": ttl, key: values, "metadata": metadata}
+    record = {"etag": etag, "properties": properties} if wrapped else properties
+    try:
+        parsed = AzureDnsProvider._state(record, rtype, "reading it")  # pylint: disable=protected-access
+    except DnsError as exc:
+        _one_line(exc)
+        assert str(exc).startswith(f"Azure answered without a valid {rtype} record set while reading it (")
+        return
+    assert isinstance(parsed.etag, str) and (parsed.ttl is None or (isinstance(parsed.ttl, int) and not isinstance(parsed.ttl, bool)))
+    assert all(isinstance(value, str) for value in parsed.values)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.metadata.items())
 
 
 BASE = {"service_name": "GraniteFalls.contoso.test", "target": "granitefalls.westus.cloudapp.azure.com",

@@ -1,21 +1,24 @@
 """Azure DNS (Microsoft.Network/dnsZones, api-version 2018-05-01) in the sandbox.
 
-Zones (list in a subscription or resource group, get) and record sets (get, put, delete for any
-type; list of a zone) in the shapes of Microsoft's examples (``dns_zones_get.json``,
-``dns_recordsets_*_cname.json``), with ETag semantics: ``If-Match`` and ``If-None-Match: *`` give
+Zones (list in a subscription or resource group, in pages of ``$top`` zones (100 by default, or
+:func:`set_zone_page_size`) linked by ``nextLink`` with a ``$skipToken``, as Zones_List documents;
+get) and record sets (get, put, delete for any type; list of a zone) in the shapes of Microsoft's
+examples (``dns_zones_get.json``, ``dns_recordsets_*_cname.json``), with ETag semantics: ``If-Match`` and ``If-None-Match: *`` give
 412 PreconditionFailed, a CNAME beside other record types (or the reverse) gives 409 Conflict.
 :func:`inject_race` changes a record set just before the next write to it arrives, as a concurrent
 writer would between the module's read and its write.
 
-State: ``sb.state["dns"] = {"zones": {"<rg>/<zone>": zone}, "races": [...]}``, where a zone is
+State: ``sb.state["dns"] = {"zones": {"<rg>/<zone>": zone}, "races": [...], "page_size": n}``, where a zone is
 ``{"name", "resourceGroup", "nameServers", "tags", "etag", "records": {"<name>/<TYPE>": record set}}``
 (keys lower case) and a record set is stored in its REST shape.
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any, Optional
+from urllib.parse import quote
 
 from .core import AzureSandbox, Request, Response, arm_error, route, seeder
 from .names import precheck
@@ -30,6 +33,11 @@ _RECORD = _ZONE + r"/(?P<rtype>A|AAAA|CAA|CNAME|MX|NS|PTR|SOA|SRV|TXT)/(?P<name>
 
 def _dns(sb: AzureSandbox) -> dict[str, Any]:
     return sb.state.setdefault("dns", {"zones": {}, "races": []})
+
+
+def set_zone_page_size(sb: AzureSandbox, size: int) -> None:
+    """List zones in pages of ``size`` (a request's ``$top`` still wins), each page linking the next by ``nextLink``."""
+    _dns(sb)["page_size"] = size
 
 
 def _etag() -> str:
@@ -139,18 +147,34 @@ def _checked_zone(sb: AzureSandbox, request: Request, subscription: str, group: 
     return _zone_missing(group, zone) if found is None else found
 
 
+def _zone_page(sb: AzureSandbox, request: Request, zones: list[dict[str, Any]]) -> Response:
+    """One page of a zone listing: ``$top`` zones (default: the page size) from the ``$skipToken``'s offset, and the
+    ``nextLink`` to the rest (an absolute https URL with the api-version and an opaque ``$skipToken``)."""
+    try:
+        size = int(request.query.get("$top") or _dns(sb).get("page_size") or 100)
+        token = request.query.get("$skipToken")
+        start = int(base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii").split(":", 1)[1]) if token else 0
+    except (ValueError, IndexError):
+        return arm_error(400, "InvalidParameter", "The $top or $skipToken parameter is invalid.")
+    body: dict[str, Any] = {"value": [_zone_body(sb, zone) for zone in zones[start:start + size]]}
+    if start + size < len(zones):
+        skip = base64.urlsafe_b64encode(f"offset:{start + size}".encode("ascii")).decode("ascii")
+        top = f"&$top={request.query['$top']}" if request.query.get("$top") else ""
+        body["nextLink"] = f"{sb.url}{request.path}?api-version={API_VERSION}{top}&$skipToken={quote(skip)}"
+    return Response(200, body)
+
+
 @route("GET", r"/subscriptions/(?P<subscription>[^/]+)/providers/Microsoft\.Network/dnszones")
 def list_zones(sb: AzureSandbox, request: Request, subscription: str) -> Response:
-    """Zones_List: every zone of the subscription."""
-    return _arm_checks(sb, request, subscription) or Response(
-        200, {"value": [_zone_body(sb, zone) for zone in _dns(sb)["zones"].values()]})
+    """Zones_List: every zone of the subscription, in pages."""
+    return _arm_checks(sb, request, subscription) or _zone_page(sb, request, list(_dns(sb)["zones"].values()))
 
 
 @route("GET", _PROVIDER)
 def list_zones_in_group(sb: AzureSandbox, request: Request, subscription: str, group: str) -> Response:
-    """Zones_ListByResourceGroup."""
-    zones = [_zone_body(sb, zone) for zone in _dns(sb)["zones"].values() if zone["resourceGroup"].lower() == group.lower()]
-    return _arm_checks(sb, request, subscription) or Response(200, {"value": zones})
+    """Zones_ListByResourceGroup, in pages."""
+    zones = [zone for zone in _dns(sb)["zones"].values() if zone["resourceGroup"].lower() == group.lower()]
+    return _arm_checks(sb, request, subscription) or _zone_page(sb, request, zones)
 
 
 @route("GET", _ZONE)

@@ -70,3 +70,25 @@ def test_zone_name_servers_have_no_trailing_dots(sb: AzureSandbox) -> None:
     status, body = _send(sb, "GET", f"/subscriptions/{GOOD}{GROUP}/contoso.com", "?api-version=2018-05-01")
     assert (status, body["properties"]["nameServers"]) == (200, ["ns1-01.azure-dns.com", "ns2-01.azure-dns.net",
                                                                  "ns3-01.azure-dns.org", "ns4-01.azure-dns.info"])
+
+
+@pytest.mark.parametrize("path", ["/subscriptions/{sub}/providers/Microsoft.Network/dnszones", "/subscriptions/{sub}" + GROUP])
+def test_zone_listing_pages_follow_next_link(sb: AzureSandbox, path: str) -> None:
+    """Zones_List / ListByResourceGroup: pages of $top zones (or the page size), each linking the next by an absolute
+    https nextLink with the api-version and an opaque $skipToken; the last page has no nextLink."""
+    from urllib.parse import urlsplit
+
+    for name in ("a.contoso.com", "b.contoso.com"):
+        sandbox_dns.add_zone(sb, name)
+    sandbox_dns.set_zone_page_size(sb, 2)
+    names, link, pages = [], f"{sb.url}{path.format(sub=GOOD)}?api-version=2018-05-01", 0
+    while link:
+        parts = urlsplit(link)
+        assert f"{parts.scheme}://{parts.netloc}" == sb.url
+        status, body = _send(sb, "GET", parts.path, "?" + parts.query)
+        assert status == 200, body
+        names += [zone["name"] for zone in body["value"]]
+        link, pages = body.get("nextLink"), pages + 1
+    assert (sorted(names), pages) == (["a.contoso.com", "b.contoso.com", "contoso.com"], 2)
+    status, body = _send(sb, "GET", path.format(sub=GOOD), "?api-version=2018-05-01&$top=1")
+    assert (len(body["value"]), "$top=1" in body["nextLink"], "$skipToken=" in body["nextLink"]) == (1, True, True)

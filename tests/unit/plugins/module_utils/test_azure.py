@@ -256,7 +256,7 @@ def test_one_token_for_concurrent_calls_on_several_clients(azure_sandbox, sandbo
 
 def test_clients_are_cached_and_kinds_checked(sandbox_env):
     session = _session(sandbox_env)
-    assert session.client("dns") is session.client("dns")
+    assert session.client("network") is session.client("network")
     with pytest.raises(ValueError):
         session.client("sql")
 

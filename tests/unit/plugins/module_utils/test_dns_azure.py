@@ -1,15 +1,16 @@
 # Copyright (c) configmgr.cmg contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The CNAME in Azure DNS: the real azure-mgmt-dns SDK over HTTPS against the local sandbox."""
+"""The CNAME in Azure DNS: plain Resource Manager requests (azure-core's pipeline) over HTTPS against the local sandbox."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._cname import run_cname
-from ansible_collections.configmgr.cmg.plugins.module_utils._errors import DnsError, NamingError
+from ansible_collections.configmgr.cmg.plugins.module_utils._errors import AzureError, DnsError, NamingError
 from tests.support.azure_sandbox import AzureSandbox
 from tests.support.azure_sandbox import dns as sandbox_dns
 
@@ -296,3 +297,193 @@ def test_wait_false_and_check_mode_say_why_there_was_no_wait(sb: AzureSandbox) -
     assert _run(check_mode=True, wait=True)["propagation_skip_reason"] == (
         "check mode: nothing was written, so nothing was waited for")
     assert _run()["propagation_skip_reason"] == "wait is false"
+
+
+# --- plain REST: paging, answers' shapes, conditional headers --------------------------------------------------------
+LIST_PATH = f"/subscriptions/{AzureSandbox.subscription_id}/providers/Microsoft.Network/dnszones"
+
+
+def _provider(zone: str | None = None, resource_group: str | None = None) -> Any:
+    from ansible_collections.configmgr.cmg.plugins.module_utils._azure import AzureSession
+    from ansible_collections.configmgr.cmg.plugins.module_utils._dns_azure import AzureDnsProvider
+
+    return AzureDnsProvider(AzureSession.from_options({}), zone, resource_group)
+
+
+def test_zone_listing_follows_next_link_to_the_last_page(sb: AzureSandbox) -> None:
+    """Zones_List answers in pages linked by nextLink (with an opaque, percent-encoded $skipToken): the zone on the
+    last page is found, every page asked with api-version 2018-05-01."""
+    for name in ("a.fabrikam.com", "b.fabrikam.com", "fabrikam.com"):
+        sandbox_dns.add_zone(sb, name, "rg-fab")
+    sandbox_dns.set_zone_page_size(sb, 2)
+    result = _run(service_name="GraniteFalls.fabrikam.com")
+    assert (result["changed"], result["record"]["zone"]) == (True, "fabrikam.com")
+    pages = [r for r in sb.arm_requests() if r.path == LIST_PATH]
+    assert [(r.query.get("api-version"), "$skipToken" in r.query) for r in pages] == [
+        ("2018-05-01", False), ("2018-05-01", True), ("2018-05-01", True)]
+    assert [r.path.split("/")[4] for r in sb.writes()] == ["rg-fab"]
+
+
+@pytest.mark.parametrize("link, shown", [
+    ("http://127.0.0.1:{port}" + LIST_PATH + "?api-version=2018-05-01&$skipToken=x", "http://127.0.0.1:{port}"),
+    ("https://attacker.test" + LIST_PATH + "?$skipToken=x", "https://attacker.test"),
+    ("https://127.0.0.1:1" + LIST_PATH, "https://127.0.0.1:1/"),
+    ("/relative" + LIST_PATH, "/relative"),
+    (["not", "a", "link"], "['not'"),
+])
+def test_next_link_off_https_or_the_host_is_refused(sb: AzureSandbox, link: Any, shown: str) -> None:
+    """A nextLink is followed only on https at the Resource Manager host: anything else is one line, never sent."""
+    port = sb.url.rsplit(":", 1)[1]
+    link = link.format(port=port) if isinstance(link, str) else link
+    sb.fault("GET", re.escape(LIST_PATH), 200, body={"value": [], "nextLink": link})
+    with pytest.raises(AzureError) as caught:
+        _run()
+    message = str(caught.value)
+    assert message.startswith("Azure answered a next page at ") and shown.format(port=port) in message, message
+    assert message.endswith(f" while listing the DNS zones of subscription {sb.subscription_id}: refused, next pages "
+                            f"are read only over https from the Resource Manager {sb.url}/")
+    assert "\n" not in message
+    assert [r.path for r in sb.arm_requests()] == [LIST_PATH]
+    assert sb.writes() == []
+
+
+def test_endless_listing_stops_after_the_page_bound(sb: AzureSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible_collections.configmgr.cmg.plugins.module_utils import _dns_azure
+
+    monkeypatch.setattr(_dns_azure, "MAX_ZONE_PAGES", 3)
+    sb.fault("GET", re.escape(LIST_PATH), 200, times=10,
+             body={"value": [], "nextLink": f"{sb.url}{LIST_PATH}?api-version=2018-05-01&$skipToken=again"})
+    with pytest.raises(DnsError) as caught:
+        _run()
+    assert str(caught.value) == (f"Azure's listing of the DNS zones of subscription {sb.subscription_id} went on for "
+                                 "more than 3 pages: give zone and resource_group")
+    assert len(sb.arm_requests()) == 3
+
+
+def test_too_many_zones_is_one_line(sb: AzureSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible_collections.configmgr.cmg.plugins.module_utils import _dns_azure
+
+    monkeypatch.setattr(_dns_azure, "MAX_ZONES", 1)
+    with pytest.raises(DnsError, match=r"^Azure listed more than 1 DNS zones in subscription .*: give zone and resource_group$"):
+        _run()
+    assert sb.writes() == []
+
+
+@pytest.mark.parametrize("body, problem", [
+    ([], "got list, not a JSON object"),
+    ("<html>", "got str, not a JSON object"),
+    ({"etag": "e1"}, "no properties object"),
+    ({"etag": "e1", "properties": ["TTL"]}, "no properties object"),
+    ({"properties": {"TTL": 300}}, "no etag"),
+    ({"etag": 7, "properties": {"TTL": 300}}, "no etag"),
+    ({"etag": "e" * 300, "properties": {"TTL": 300}}, "no etag"),
+    ({"etag": "e1", "properties": {"TTL": "300"}}, "TTL is not a whole number"),
+    ({"etag": "e1", "properties": {"TTL": True}}, "TTL is not a whole number"),
+    ({"etag": "e1", "properties": {"TTL": 300, "CNAMERecord": "x.contoso.com"}}, "CNAMERecord is not an object"),
+    ({"etag": "e1", "properties": {"TTL": 300, "CNAMERecord": {"cname": 5}}}, "CNAMERecord.cname is not a string"),
+    ({"etag": "e1", "properties": {"TTL": 300, "CNAMERecord": {"cname": "not a name!"}}},
+     "the CNAME target 'not a name!' is not a DNS name"),
+    ({"etag": "e1", "properties": {"TTL": 300, "metadata": ["a"]}}, "metadata is not an object of at most 100 entries"),
+    ({"etag": "e1", "properties": {"TTL": 300, "metadata": {"a": 1}}}, "a metadata value is not a string"),
+])
+def test_malformed_record_set_answer_is_one_line(sb: AzureSandbox, body: Any, problem: str) -> None:
+    """A record set read answered 200 in a shape that is no record set: one line naming what is wrong, nothing written."""
+    sb.fault("GET", re.escape(RECORD_PATH), 200, body=body)
+    with pytest.raises(DnsError) as caught:
+        _run()
+    message = str(caught.value)
+    assert message.startswith("Azure answered without a valid CNAME record set while reading the CNAME record set of "
+                              f"granitefalls.contoso.com ({problem}"), message
+    assert message.endswith("; the answer is malformed") and "\n" not in message and len(message) < 400
+    assert sb.writes() == []
+
+
+def test_write_answered_without_a_record_set_says_changed(sb: AzureSandbox) -> None:
+    """A PUT answered 200 with a body that is no record set: the write was applied, the failure says so in one line."""
+    sb.fault("PUT", re.escape(RECORD_PATH), 200, body={"properties": {"TTL": 3600}})
+    with pytest.raises(DnsError) as caught:
+        _run()
+    assert str(caught.value) == ("Azure answered without a valid CNAME record set while creating the CNAME record set "
+                                 "granitefalls in zone contoso.com (no etag); the write may have been applied: run the "
+                                 "task again")
+    assert caught.value.details["changed"] is True
+
+
+def test_412_on_update_and_delete_is_the_race_message(sb: AzureSandbox) -> None:
+    """A write with the etag of an earlier read meets 412 Precondition Failed: the race message, nothing overwritten."""
+    from ansible_collections.configmgr.cmg.plugins.module_utils._dns_core import RaceError, RecordSet
+
+    sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(TARGET))
+    with _provider() as provider:
+        stale = provider.read("granitefalls.contoso.com", "CNAME")
+        sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(TARGET, 600))  # someone else, meanwhile
+        with pytest.raises(RaceError) as updating:
+            provider.replace("granitefalls.contoso.com", stale, RecordSet("CNAME", (OTHER,), 300))
+        with pytest.raises(RaceError) as deleting:
+            provider.delete("granitefalls.contoso.com", stale)
+        with pytest.raises(RaceError) as creating:
+            provider.create("granitefalls.contoso.com", RecordSet("CNAME", (OTHER,), 300))
+    assert str(updating.value) == ("Azure DNS refused updating granitefalls.contoso.com: it changed since it was read "
+                                   "(412)")
+    assert str(deleting.value) == "Azure DNS refused deleting granitefalls.contoso.com: it changed since it was read (412)"
+    assert str(creating.value) == "Azure DNS refused creating granitefalls.contoso.com: it changed since it was read (412)"
+    assert [(r.method, r.headers.get("if-match"), r.headers.get("if-none-match")) for r in sb.writes()] == [
+        ("PUT", stale.etag, None), ("DELETE", stale.etag, None), ("PUT", None, "*")]
+    assert _stored(sb)["properties"]["TTL"] == 600
+
+
+def test_txt_record_set_body_and_read_back(sb: AzureSandbox) -> None:
+    """TXT (the ACME DNS-01 path): TXTRecords, a long value split into 255-character strings and joined on read."""
+    from ansible_collections.configmgr.cmg.plugins.module_utils._dns_core import RecordSet
+
+    long_value = "x" * 300
+    with _provider() as provider:
+        created = provider.create("_acme-challenge.granitefalls.contoso.com",
+                                  RecordSet("TXT", ("token-1", long_value), 60, metadata={"k": "v"}))
+        again = provider.read("_acme-challenge.granitefalls.contoso.com", "TXT")
+    put = sb.writes()[0]
+    assert put.path.endswith("/dnsZones/contoso.com/TXT/_acme-challenge.granitefalls")
+    assert put.body == {"properties": {"metadata": {"k": "v"}, "TTL": 60, "TXTRecords": [
+        {"value": ["token-1"]}, {"value": ["x" * 255, "x" * 45]}]}}
+    assert (created.values, created.ttl, created.metadata) == (("token-1", long_value), 60, {"k": "v"})
+    assert again == created
+
+
+DENIED = {"error": {"code": "AuthorizationFailed", "message": "The client does not have authorization to perform action."}}
+
+
+@pytest.mark.parametrize("method, path, params, description, permission", [
+    ("GET", LIST_PATH, {}, f"listing the DNS zones of subscription {AzureSandbox.subscription_id}",
+     "Microsoft.Network/dnsZones/read"),
+    ("GET", ZONE_PATH, {"zone": "contoso.com", "resource_group": "rg-dns"},
+     f"reading the DNS zone contoso.com in resource group rg-dns of subscription {AzureSandbox.subscription_id}",
+     "Microsoft.Network/dnsZones/read"),
+    ("GET", RECORD_PATH, {}, "reading the CNAME record set granitefalls in zone contoso.com", "Microsoft.Network/dnsZones/read"),
+    ("PUT", RECORD_PATH, {}, "creating the CNAME record set granitefalls in zone contoso.com",
+     "Microsoft.Network/dnsZones/CNAME/write"),
+    ("DELETE", RECORD_PATH, {"state": "absent"}, "deleting the CNAME record set granitefalls in zone contoso.com",
+     "Microsoft.Network/dnsZones/CNAME/delete"),
+])
+def test_403_and_429_name_the_request_and_the_permission(sb: AzureSandbox, method: str, path: str, params: dict[str, Any],
+                                                         description: str, permission: str) -> None:
+    """Each request keeps its description and permission: a 403 names the permission and a role, a 429 that outlasts
+    the retries says so; neither is a change."""
+    from ansible_collections.configmgr.cmg.plugins.module_utils._azure import RetrySettings
+
+    if params.get("state") == "absent":
+        sandbox_dns.put_record(sb, "contoso.com", "granitefalls", "CNAME", _cname(TARGET))
+        params = {**params, "target": TARGET}
+    sb.fault(method, re.escape(path), 403, body=DENIED)
+    with pytest.raises(Exception) as denied:
+        _run(**params)
+    assert str(denied.value) == (
+        f"the service principal {sb.client_id} may not act in subscription {sb.subscription_id} while {description}: it "
+        f"lacks the permission {permission}; grant a role that holds {permission}, such as DNS Zone Contributor on the "
+        "zone ((AuthorizationFailed) The client does not have authorization to perform action.)")
+    assert denied.value.details.get("changed") in (None, False)
+    sb.fault(method, re.escape(path), 429, times=3, headers={"Retry-After": "0"})
+    with pytest.raises(Exception) as throttled:
+        run_cname({"service_name": "GraniteFalls.contoso.com", "target": TARGET, "wait": False, **params},
+                  retry=RetrySettings(total_retries=2, sleep=lambda _seconds: None))
+    assert str(throttled.value) == (f"Azure kept throttling (429 Too Many Requests) while {description} after 2 retries; "
+                                    "try again later ((Injected429) injected fault 429)")

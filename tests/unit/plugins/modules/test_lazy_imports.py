@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.support import pki
 from tests.support.ansible import COLLECTIONS, ROOT
+from tests.support.azure_sandbox import AzureSandbox
+from tests.support.azure_sandbox import dns as sandbox_dns
 
 HARNESS = ROOT / "tests" / "benchmarks" / "harness.py"
 MODULES = "ansible_collections.configmgr.cmg.plugins.modules."
@@ -89,3 +91,16 @@ def test_readiness_imports_no_compute_sdk(tmp_path: Path, azure_sandbox: Any) ->
     assert "azure.mgmt.core" in names  # the harness saw the module's real work, through the plain pipeline
     assert packages(names, ("azure.mgmt.compute", "azure.mgmt.network", "azure.mgmt.storage", "azure.mgmt.keyvault",
                             "azure.mgmt.dns")) == []
+
+
+def test_cname_in_azure_dns_imports_no_dns_sdk(tmp_path: Path, azure_sandbox: AzureSandbox) -> None:
+    """cmg_cname (provider azure_dns) sends its requests through azure-core's ARM pipeline: azure-mgmt-dns (and the
+    isodate and azure.core.polling it brings) stay unimported, and no other SDK package comes instead."""
+    sandbox_dns.add_zone(azure_sandbox, "contoso.com")
+    args = {"service_name": "GraniteFalls.contoso.com", "target": "granitefalls.westus.cloudapp.azure.com",
+            "provider": "azure_dns", "wait": False}
+    names = imported(tmp_path, "cmg_cname", args, azure_sandbox.env())
+    assert sandbox_dns.get_record(azure_sandbox, "contoso.com", "granitefalls") is not None  # the task did its work
+    assert "azure.mgmt.core" in names and "azure.identity" in names
+    assert [name for name in names if name.startswith("azure.mgmt.") and not name.startswith("azure.mgmt.core")] == []
+    assert packages(names, ("isodate", "azure.core.polling")) == []
