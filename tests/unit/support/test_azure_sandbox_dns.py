@@ -112,4 +112,3 @@ def test_the_preview_is_refused_again_after_a_reset(sb: AzureSandbox) -> None:
 def test_only_a_preview_with_known_shapes_can_be_seeded(azure_sandbox: AzureSandbox) -> None:
     with pytest.raises(ValueError, match="know no api-version"):
         azure_sandbox.seed({"dns_api_versions": ["2099-01-01-preview"]})
-
