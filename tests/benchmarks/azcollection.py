@@ -17,15 +17,22 @@ implicit localhost runs the module with the Python that runs Ansible):
 
 * ``ansible.builtin.ping`` under ``.venv`` (the floor) and under the azcollection venv (the same ansible-core),
 * ``configmgr.cmg.cmg_cname`` (provider ``azure_dns``, the record in place, ``wait: false``),
-* ``azure.azcollection.azure_rm_dnsrecordset`` (``state: present``, the same record in place).
+* ``azure.azcollection.azure_rm_dnsrecordset`` (``state: present``, the same record in place, ``disable_instance_discovery``
+  as its documentation says for private clouds: MSAL would otherwise ask login.microsoftonline.com about the sandbox).
+
+azure.azcollection 3.12.0 cannot resolve a URL ``AZURE_CLOUD_ENVIRONMENT`` with its pinned azure-cli-core: the module
+process gets the one missing function from :mod:`tests.benchmarks.azcollection_shim` (see its docstring), and the
+sandbox is told to serve the DNS api-version the collection pins (``dns_api_versions``: 2023-07-01-preview).
 
 Both Azure tasks get their credentials as AWX's Azure credential injects them (``AzureSandbox.env()``:
 ``AZURE_CLIENT_ID``, ``AZURE_SECRET``, ``AZURE_TENANT``, ``AZURE_SUBSCRIPTION_ID``, ``AZURE_CLOUD_ENVIRONMENT``
 the sandbox's URL, ``REQUESTS_CA_BUNDLE``). Per run: the playbook's wall time, the peak RSS of the module
 process (Ansible's interpreter is a wrapper running Python under GNU ``time``), and from the sandbox's request
-log the requests it sent (token service, metadata, Resource Manager, writes) and the TCP connections. The first
-run of each task is untimed. It prints a table and the requests of each task's last run, writes
-``.build/bench/azcollection.json``, and exits 1 when a task fails, reports a change or writes.
+log the requests it sent (token service, metadata, Resource Manager, writes) and the TCP connections. After each
+playbook run the module runs again on its own, as AnsiballZ runs it, under :mod:`tests.benchmarks.harness` (its wall
+time without Ansible's controller, peak RSS and imported modules). The first run of each task is untimed. It
+prints a table and the requests of each task's last run, writes ``.build/bench/azcollection.json``, and exits 1
+when a task fails, reports a change or writes.
 
 Run: ``make bench-azcollection`` or ``.venv/bin/python -m tests.benchmarks.azcollection [--runs 7]``.
 """
@@ -60,6 +67,7 @@ AZ_PATH = "ansible_collections/azure/azcollection/"
 OUTPUT = ROOT / ".build" / "bench" / "azcollection.json"
 #: sitecustomize adding the one function azure.azcollection calls that azure-cli-core lacks (see its docstring).
 SHIM = Path(__file__).resolve().parent / "azcollection_shim"
+HARNESS = Path(__file__).resolve().parent / "harness.py"
 
 ZONE = "contoso.test"
 GROUP = "rg-dns"
@@ -137,7 +145,11 @@ class Task:
     args: dict[str, Any]
     bin_dir: Path
     collections: Path
+    python_module: str  # what AnsiballZ runs: the module process alone runs it under tests/benchmarks/harness.py
     environment: dict[str, str] = field(default_factory=dict)  # the task's ``environment``: the module process only
+    process_seconds: list[float] = field(default_factory=list)
+    process_rss_kib: list[int] = field(default_factory=list)
+    process_modules: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
@@ -151,18 +163,18 @@ class Task:
 
 def tasks() -> list[Task]:
     """ping under each venv, cmg_cname and azure_rm_dnsrecordset for the same record in place."""
-    az_bin = VENV / "bin"
+    az_bin, ping = VENV / "bin", "ansible.modules.ping"
     return [
-        Task("ping", "ansible.builtin.ping", {}, BIN, COLLECTIONS),
-        Task("ping (azcollection venv)", "ansible.builtin.ping", {}, az_bin, AZ_COLLECTIONS),
+        Task("ping", "ansible.builtin.ping", {}, BIN, COLLECTIONS, ping),
+        Task("ping (azcollection venv)", "ansible.builtin.ping", {}, az_bin, AZ_COLLECTIONS, ping),
         Task("cmg_cname", "configmgr.cmg.cmg_cname",
              {"service_name": SERVICE_NAME, "target": TARGET, "provider": "azure_dns", "resource_group": GROUP,
-              "ttl": TTL, "wait": False}, BIN, COLLECTIONS),
+              "ttl": TTL, "wait": False}, BIN, COLLECTIONS, "ansible_collections.configmgr.cmg.plugins.modules.cmg_cname"),
         Task("azure_rm_dnsrecordset", "azure.azcollection.azure_rm_dnsrecordset",
              {"resource_group": GROUP, "zone_name": ZONE, "relative_name": RECORD, "record_type": "CNAME",
               "state": "present", "time_to_live": TTL, "records": [{"entry": TARGET}],
               "disable_instance_discovery": True}, az_bin, AZ_COLLECTIONS,
-             {"PYTHONPATH": str(SHIM)}),
+             "ansible_collections.azure.azcollection.plugins.modules.azure_rm_dnsrecordset", {"PYTHONPATH": str(SHIM)}),
     ]
 
 
@@ -216,6 +228,27 @@ def run_task(sandbox: AzureSandbox, task: Task, workdir: Path, timed: bool = Tru
                  for r in requests]
 
 
+def module_process(sandbox: AzureSandbox, task: Task, workdir: Path) -> None:
+    """The module alone, as AnsiballZ runs it (``python -m <module> <args file>``, the collection on ``PYTHONPATH``),
+    under :mod:`tests.benchmarks.harness`: wall time, peak RSS (``VmHWM``) and the number of imported modules."""
+    args_file, stats_file = workdir / "args.json", workdir / "stats.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": task.args}), encoding="utf-8")
+    stats_file.unlink(missing_ok=True)
+    env = ansible_env(sandbox.env())
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(task.collections), task.environment.get("PYTHONPATH")]))
+    command = [str(task.bin_dir / "python"), str(HARNESS), str(stats_file), task.python_module, str(args_file)]
+    sandbox.clear_requests()
+    started = time.monotonic()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False, cwd=workdir)
+    elapsed = time.monotonic() - started
+    if done.returncode != 0 or '"failed": true' in done.stdout or not stats_file.exists():
+        raise RuntimeError(f"{task.label} failed in its own process:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    stats = json.loads(stats_file.read_text(encoding="utf-8"))
+    task.process_seconds.append(elapsed)
+    task.process_rss_kib.append(stats["maxrss_kib"])
+    task.process_modules.append(len(stats["modules"]))
+
+
 def prepare(sandbox: AzureSandbox, workdir: Path) -> None:
     """The zone in the sandbox and the CNAME in it, written by cmg_cname itself."""
     sandbox.seed({"dns": {"zones": [{"name": ZONE, "resourceGroup": GROUP, "records": []}]},
@@ -236,6 +269,7 @@ def measure(sandbox: AzureSandbox, runs: int, workdir: Path, progress: Any = pri
         progress(f"round {round_number + 1} of {runs}")
         for task in cases:
             run_task(sandbox, task, workdir)
+            module_process(sandbox, task, workdir)
     return cases
 
 
@@ -255,13 +289,14 @@ def _counts(values: list[int]) -> str:
 def as_table(cases: list[Task]) -> str:
     """Markdown: median [min-max] (ratio to ping under .venv) of each figure, and the counts."""
     ping = cases[0]
-    lines = ["| task | playbook s (x ping) | peak RSS MiB of the module process (x ping) | requests/run "
-             "(token service+metadata / Resource Manager / writes) | TCP connections/run |",
-             "|---|---|---|---|---|"]
+    lines = ["| task | playbook s (x ping) | peak RSS MiB of the module process (x ping) | module process alone s (x ping) "
+             "| modules imported | requests/run (token service+metadata / Resource Manager / writes) | TCP connections/run |",
+             "|---|---|---|---|---|---|---|"]
     for task in cases:
         other = [a - b for a, b in zip(task.requests, task.arm)]
         lines.append(f"| {task.label} | {_spread(task.seconds, ping.seconds, '.2f')} "
                      f"| {_spread([v / 1024 for v in task.rss_kib], [v / 1024 for v in ping.rss_kib], '.1f')} "
+                     f"| {_spread(task.process_seconds, ping.process_seconds, '.2f')} | {_counts(task.process_modules)} "
                      f"| {_counts(task.requests)} ({_counts(other)} / {_counts(task.arm)} / {_counts(task.writes)}) "
                      f"| {_counts(task.connections)} |")
     return "\n".join(lines)
@@ -278,6 +313,11 @@ def as_json(cases: list[Task], about: dict[str, Any]) -> dict[str, Any]:
                                   "ratio_to_ping": round(statistics.median(task.seconds) / statistics.median(ping.seconds), 3)},
                       "rss_kib": {"median": statistics.median(task.rss_kib), "runs": task.rss_kib,
                                   "ratio_to_ping": round(statistics.median(task.rss_kib) / statistics.median(ping.rss_kib), 3)},
+                      "module_process": {"median": round(statistics.median(task.process_seconds), 3),
+                                         "runs": [round(v, 3) for v in task.process_seconds],
+                                         "ratio_to_ping": round(statistics.median(task.process_seconds)
+                                                                / statistics.median(ping.process_seconds), 3),
+                                         "rss_kib": task.process_rss_kib, "modules_imported": task.process_modules},
                       "requests": task.requests, "token_requests": task.tokens, "arm_requests": task.arm,
                       "writes": task.writes, "connections": task.connections, "changed": task.changed,
                       "sent_last_run": task.sent})
