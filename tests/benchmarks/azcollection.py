@@ -5,7 +5,7 @@ Not part of ``make test`` or ``make bench``'s gate: ``make bench-azcollection`` 
 azure.azcollection is not installed from Galaxy (unreachable here) but from PyPI: the ``ansible`` community
 package bundles it. The benchmark downloads that wheel (``pip download ansible==ANSIBLE_PACKAGE --no-deps``),
 unpacks only ``ansible_collections/azure/azcollection`` to ``.build/azcollection/collections`` and installs
-the collection's ``requirements.txt`` (about 60 exact pins: azure-cli-core, azure-mgmt-dns, azure-core...,
+the collection's ``requirements.txt`` (62 packages, 55 pinned exactly: azure-cli-core, azure-mgmt-dns, azure-core...,
 which conflict with this project's lower bounds) with the same ansible-core as ``.venv`` into its own virtual
 environment, ``.build/azcollection/venv``. Both are reused while the marker file says they were made for the same
 ``ansible`` package and ansible-core.
