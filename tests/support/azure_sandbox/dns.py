@@ -26,6 +26,11 @@ from .names import precheck
 #: As in Microsoft's ``dns_zones_get.json`` example: without trailing dots.
 DEFAULT_NAME_SERVERS = ["ns1-01.azure-dns.com", "ns2-01.azure-dns.net", "ns3-01.azure-dns.org", "ns4-01.azure-dns.info"]
 API_VERSION = "2018-05-01"
+#: Served only when a test or benchmark allows it (the ``dns_api_versions`` seed section): the preview that
+#: azure.azcollection's DnsManagementClient pins. Microsoft's 2023-07-01-preview examples ``GetZone.json`` and
+#: ``GetCNAMERecordset.json`` have the 2018-05-01 bodies. By default only 2018-05-01 is served, so the
+#: collection's own requests stay held to the stable version.
+PREVIEW_API_VERSIONS = ("2023-07-01-preview",)
 _PROVIDER = r"/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)/providers/Microsoft\.Network/dnsZones"
 _ZONE = _PROVIDER + r"/(?P<zone>[^/]+)"
 _RECORD = _ZONE + r"/(?P<rtype>A|AAAA|CAA|CNAME|MX|NS|PTR|SOA|SRV|TXT)/(?P<name>[^/]+)"
@@ -128,8 +133,18 @@ def _record_body(sb: AzureSandbox, zone: dict[str, Any], name: str, rtype: str, 
 
 
 def _arm_checks(sb: AzureSandbox, request: Request, subscription: str) -> Optional[Response]:
-    """The api-version (exactly 2018-05-01) and the subscription, before anything else of a DNS request."""
-    return precheck(sb, request, subscription, API_VERSION)
+    """The api-version (exactly 2018-05-01, or a preview the seed allowed) and the subscription, before anything else."""
+    version = request.query.get("api-version")
+    return precheck(sb, request, subscription, version if version in _dns(sb).get("api_versions", ()) else API_VERSION)
+
+
+@seeder("dns_api_versions")
+def seed_api_versions(sb: AzureSandbox, data: Any) -> None:
+    """``["2023-07-01-preview"]``: the DNS routes answer these api-versions too (one of :data:`PREVIEW_API_VERSIONS`)."""
+    unknown = sorted(set(data) - set(PREVIEW_API_VERSIONS))
+    if unknown:
+        raise ValueError(f"the sandbox's DNS routes know no api-version {unknown}; they can also serve {PREVIEW_API_VERSIONS}")
+    _dns(sb)["api_versions"] = list(data)
 
 
 def _zone_missing(group: str, zone: str) -> Response:

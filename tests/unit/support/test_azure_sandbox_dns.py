@@ -1,6 +1,6 @@
 # Copyright (c) configmgr.cmg contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The sandbox's Azure DNS routes: ARM's checks (api-version 2018-05-01, subscription) come before any zone lookup,
+"""The sandbox's Azure DNS routes: ARM's checks (api-version 2018-05-01 unless a preview is seeded, subscription) come before any zone lookup,
 and zones answer in the shape of Microsoft's dns_zones_get.json example."""
 
 from __future__ import annotations
@@ -92,3 +92,45 @@ def test_zone_listing_pages_follow_next_link(sb: AzureSandbox, path: str) -> Non
     assert (sorted(names), pages) == (["a.contoso.com", "b.contoso.com", "contoso.com"], 2)
     status, body = _send(sb, "GET", path.format(sub=GOOD), "?api-version=2018-05-01&$top=1")
     assert (len(body["value"]), "$top=1" in body["nextLink"], "$skipToken=" in body["nextLink"]) == (1, True, True)
+
+
+PREVIEW = "?api-version=2023-07-01-preview"
+
+
+@pytest.mark.parametrize("method, path", ROUTES)
+def test_a_seeded_preview_api_version_is_served_as_2018_05_01(sb: AzureSandbox, method: str, path: str) -> None:
+    """azure.azcollection's DnsManagementClient sends 2023-07-01-preview (tests/benchmarks/azcollection.py): allowed by the
+    ``dns_api_versions`` seed, every DNS route answers it as 2018-05-01 (Microsoft's preview GetZone.json and
+    GetCNAMERecordset.json have the stable bodies), and the next test's default refuses it again."""
+    sb.seed({"dns_api_versions": ["2023-07-01-preview"]})
+    preview = _send(sb, method, path.format(sub=GOOD), PREVIEW)
+    assert preview[0] == 200
+    if method == "GET":
+        assert preview[1] == _send(sb, method, path.format(sub=GOOD), "?api-version=2018-05-01")[1]
+    else:
+        assert (sandbox_dns.get_record(sb, "contoso.com", "granitefalls") is None) is (method == "DELETE")
+    status, body = _send(sb, method, path.format(sub=GOOD), "?api-version=2023-04-01-preview")
+    assert (status, body["error"]["code"]) == (400, "InvalidApiVersionParameter")
+    assert _send(sb, method, path.format(sub=WRONG), PREVIEW)[1]["error"]["code"] == "SubscriptionNotFound"
+
+
+def test_the_preview_cname_reads_as_microsofts_example(sb: AzureSandbox) -> None:
+    sb.seed({"dns_api_versions": ["2023-07-01-preview"]})
+    status, body = _send(sb, "GET", f"/subscriptions/{GOOD}{GROUP}/contoso.com/CNAME/granitefalls", PREVIEW)
+    assert status == 200
+    assert set(body) == {"id", "etag", "name", "type", "properties"}
+    assert (body["type"], body["properties"]["TTL"], body["properties"]["fqdn"], body["properties"]["CNAMERecord"]) == (
+        "Microsoft.Network/dnsZones/CNAME", 300, "granitefalls.contoso.com", {"cname": "granitefalls.westus.cloudapp.azure.com"})
+
+
+def test_the_preview_is_refused_again_after_a_reset(sb: AzureSandbox) -> None:
+    sb.seed({"dns_api_versions": ["2023-07-01-preview"]})
+    sb.reset()
+    sandbox_dns.add_zone(sb, "contoso.com")
+    status, body = _send(sb, "GET", f"/subscriptions/{GOOD}{GROUP}/contoso.com", PREVIEW)
+    assert (status, body["error"]["code"]) == (400, "InvalidApiVersionParameter")
+
+
+def test_only_a_preview_with_known_shapes_can_be_seeded(azure_sandbox: AzureSandbox) -> None:
+    with pytest.raises(ValueError, match="know no api-version"):
+        azure_sandbox.seed({"dns_api_versions": ["2099-01-01-preview"]})
