@@ -19,7 +19,7 @@ Shared by every Azure-facing module. Plain Python without Ansible; third-party p
 The names other modules import from here (``AzureSession``, ``AzureSettings``, ``AzureCloud``,
 ``RetrySettings``, ``PIPELINE``, ``CLIENTS``, ``run_concurrently``, ``resolve_settings``,
 ``resolve_cloud``, ``parse_metadata``, ``fetch_metadata``, ``naming_cloud``, ``azure_argument_spec``,
-``AZURE_ARGUMENT_SPEC``, ``ENVIRONMENT``, ``KNOWN_CLOUDS``) stay importable from this module.
+``AZURE_ARGUMENT_SPEC``, ``ENVIRONMENT``) stay importable from this module.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ from ._azure_settings import (
     AUTH_SOURCES, AZURE_ARGUMENT_SPEC, ENVIRONMENT, AzureSettings, azure_argument_spec, read_credentials_file,
     resolve_settings,
 )
-from ._clouds import CLOUDS, Cloud, resolve
+from ._clouds import Cloud, resolve
 from ._errors import AzureError, CmgError, MissingDependencyError
 
 __all__ = [
-    "AUTH_SOURCES", "AZURE_ARGUMENT_SPEC", "CLIENTS", "ENVIRONMENT", "ERROR_MAP", "KNOWN_CLOUDS", "PIPELINE",
+    "AUTH_SOURCES", "AZURE_ARGUMENT_SPEC", "CLIENTS", "ENVIRONMENT", "ERROR_MAP", "PIPELINE",
     "AzureCloud", "AzureSession", "AzureSettings", "RetrySettings", "azure_argument_spec", "check_ca_bundle",
     "fetch_metadata", "naming_cloud", "parse_metadata", "read_credentials_file", "resolve_cloud", "resolve_settings",
     "run_concurrently",
@@ -53,22 +53,6 @@ T = TypeVar("T")
 
 #: The endpoints and names of one cloud (the record of ``_clouds``; kept under its old name).
 AzureCloud = Cloud
-
-#: The named clouds (``_clouds.CLOUDS``).
-KNOWN_CLOUDS: dict[str, Cloud] = CLOUDS
-
-# The private helpers' old names, for code written against the single-file module.
-_first_line = first_line
-_ERROR_MAP = ERROR_MAP
-_raise_for_arm_status = raise_for_arm_status
-_retry_policy = retry_policy
-
-
-def _arm_policies(credential: Any, scope: str, retry: Any, redirect: Any = None) -> list[Any]:
-    """:func:`~._azure_pipeline.arm_policies` under its old name (an https-only redirect policy by default)."""
-    from ._azure_pipeline import redirect_policy  # pylint: disable=import-outside-toplevel
-
-    return arm_policies(credential, scope, retry, redirect if redirect is not None else redirect_policy())
 
 
 def _missing_permission(permission: str | None) -> str:

@@ -18,11 +18,10 @@ one line, never a traceback.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Optional
 from urllib.parse import quote
 
-from ._azure import PIPELINE, AzureSession, run_concurrently
-from ._azure_pipeline import next_link
+from ._azure_pipeline import PIPELINE, next_link, run_concurrently
 from ._clouds import API_VERSIONS
 from ._dns_core import (
     ProviderSpec,
@@ -37,6 +36,9 @@ from ._dns_core import (
 )
 from ._dns_resolve import DNS_PORT, NameServer, servers_from_names
 from ._errors import AzureError, DnsError
+
+if TYPE_CHECKING:  # the session is imported when a provider is made: an RFC 2136 task never loads the Azure layer
+    from ._azure import AzureSession
 
 
 #: Record types that cannot share a name with a CNAME (SOA only exists at the apex, which is refused).
@@ -228,6 +230,8 @@ class AzureDnsProvider:
     def from_params(cls, params: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None,
                     retry: Any = None) -> "AzureDnsProvider":
         """The provider from the module's options: the Azure session is resolved, no request is sent."""
+        from ._azure import AzureSession  # pylint: disable=import-outside-toplevel  # only when Azure DNS is used
+
         session = AzureSession.from_options(params, environ, retry) if retry else AzureSession.from_options(params, environ)
         return cls(session, params.get("zone"), params.get("resource_group"))
 

@@ -329,7 +329,7 @@ bad_nonce_retries:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.configmgr.cmg.plugins.module_utils._acme_certificate import run_acme
-from ansible_collections.configmgr.cmg.plugins.module_utils._azure import azure_argument_spec
+from ansible_collections.configmgr.cmg.plugins.module_utils._azure_settings import azure_argument_spec
 from ansible_collections.configmgr.cmg.plugins.module_utils._dns_providers import provider_argument_spec, provider_rules
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import diff_mode_only, run
 

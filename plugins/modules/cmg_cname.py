@@ -279,7 +279,7 @@ other_records:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.configmgr.cmg.plugins.module_utils._azure import azure_argument_spec
+from ansible_collections.configmgr.cmg.plugins.module_utils._azure_settings import azure_argument_spec
 from ansible_collections.configmgr.cmg.plugins.module_utils._cname import ON_CONFLICT, STATES, run_cname
 from ansible_collections.configmgr.cmg.plugins.module_utils._dns_providers import provider_argument_spec, provider_rules
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run

@@ -104,3 +104,26 @@ def test_cname_in_azure_dns_imports_no_dns_sdk(tmp_path: Path, azure_sandbox: Az
     assert "azure.mgmt.core" in names and "azure.identity" in names
     assert [name for name in names if name.startswith("azure.mgmt.") and not name.startswith("azure.mgmt.core")] == []
     assert packages(names, ("isodate", "azure.core.polling")) == []
+
+
+def test_cname_over_rfc2136_loads_no_azure_layer() -> None:
+    """The provider registry reads every provider's options, but an RFC 2136 task never loads the Azure session
+    layer (``_azure``, ``_azure_metadata``) or any Azure package: ``_dns_azure`` imports the session only when an
+    Azure DNS provider is made."""
+    probe = ("import json, sys\n"
+             "from ansible_collections.configmgr.cmg.plugins.modules import cmg_cname\n"
+             "from ansible_collections.configmgr.cmg.plugins.module_utils._dns_core import provider_class\n"
+             "spec = cmg_cname.argument_spec()\n"
+             "provider = provider_class('rfc2136').from_params({'server': '127.0.0.1', 'port': 53, 'key_name': None,\n"
+             "                                                 'key_secret': None, 'key_algorithm': 'hmac-sha256'})\n"
+             "print(json.dumps({'options': sorted(spec), 'provider': type(provider).__name__, 'modules': sorted(sys.modules)}))\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AZURE_", "PYTHON"))}
+    env["PYTHONPATH"] = str(COLLECTIONS)
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=True)
+    found = json.loads(done.stdout)
+    assert "resource_group" in found["options"] and "server" in found["options"]  # both providers' options are there
+    assert found["provider"] == "Rfc2136Provider"
+    utils = "ansible_collections.configmgr.cmg.plugins.module_utils."
+    assert {utils + "_dns_azure", utils + "_dns_rfc2136"} <= set(found["modules"])
+    assert [name for name in found["modules"] if name in (utils + "_azure", utils + "_azure_metadata")
+            or name == "azure" or name.startswith(("azure.", "msal", "requests"))] == []
