@@ -23,7 +23,8 @@ from typing import Any, Callable
 from ._cert_load import Bundle, crypto, same_public_key
 from ._errors import NamingError
 from . import _naming
-from ._naming import CLOUDS, derive_names, is_wildcard
+from ._hostnames import is_wildcard
+from ._naming import CLOUDS, derive_names
 
 # Finding codes: every code is documented in docs/findings.md (code, severity, meaning, what to do).
 KEY_MISSING = "key_missing"

@@ -34,7 +34,7 @@ from ._cert_rules import (AIA_NOT_PUBLISHED, AZURE_DOMAIN_PUBLIC_CA, AZURE_DOMAI
 from ._cert_trust import TrustStore, chain_findings, load_trust, self_signed
 from ._errors import CertificateError
 from ._clouds import resolve as resolve_cloud
-from ._naming import normalize_fqdn
+from ._hostnames import normalize_fqdn
 
 __all__ = [
     "AIA_NOT_PUBLISHED", "AZURE_DOMAIN_PUBLIC_CA", "AZURE_DOMAINS", "CHAIN_ENTERPRISE", "CHAIN_INCOMPLETE",

@@ -17,7 +17,8 @@ from typing import Any, Callable, Mapping, Optional
 from ._dns_core import Outcome, Plan, RecordSet, check_timeout, check_ttl, converge, normalize_name, others_error, provider_class
 from ._dns_resolve import NameServer, wait_for_cname, wait_for_resolvers
 from ._errors import CmgError, DnsError, NamingError
-from ._naming import deployment_name, normalize_fqdn, relative_record_name
+from ._hostnames import normalize_fqdn
+from ._naming import deployment_name, relative_record_name
 
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "configmgr.cmg.cmg_cname"

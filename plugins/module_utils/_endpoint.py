@@ -32,8 +32,8 @@ from ._endpoint_findings import (
     SEVERITY, STATUS_OF, STATUS_RANK, TLS_BELOW_1_2, UNREACHABLE, UNRESOLVED, UNTRUSTED,
 )
 from ._errors import CertificateError, CmgError, MissingDependencyError
+from ._hostnames import normalize_fqdn
 from ._naming import deployment_name as derive_deployment_name
-from ._naming import normalize_fqdn
 
 DEFAULT_PORT = 443
 MAX_TIMEOUT = 300.0

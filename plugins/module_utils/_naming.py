@@ -23,7 +23,7 @@ import re
 
 from ._clouds import CLOUDS, Cloud, named
 from ._errors import NamingError
-from ._hostnames import EXAMPLE, HOST_LABEL as _LABEL, is_wildcard, normalize_fqdn, require_text as _require_text
+from ._hostnames import HOST_LABEL as _LABEL, normalize_fqdn, require_text as _require_text
 
 METHODS = ("vmss", "classic")
 SEVERITIES = ("error", "warning", "info")
