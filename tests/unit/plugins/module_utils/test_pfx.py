@@ -61,7 +61,8 @@ def test_modern_pfx_read_by_openssl_and_accepted(material, tmp_path):
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
     info = openssl_info(out)
     assert "MAC: sha256" in info
-    assert "PBES2, PBKDF2, AES-256-CBC" in info and "RC2" not in info and "3DES" not in info
+    structure = openssl_info(out, "-noout")  # the bags' algorithms without the PEM, whose base64 may spell "RC2"
+    assert "PBES2, PBKDF2, AES-256-CBC" in structure and "RC2" not in structure and "3DES" not in structure
     assert f"subject=CN = {SERVICE}" in info.replace("O = Corpus, ", "")
     assert "issuer=O = Corpus, CN = PFX Test Root" in info  # the intermediate is in the file
     # the key in the PFX is the key we gave
