@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from ._report_checks import ReportError
 from ._report_render import render_all
+from ._secure_file import previous_text
 
 DEFAULT_NAME = "cmg-readiness"
 PARTIAL_NAME = "cmg-readiness-partial"
@@ -86,18 +87,6 @@ def utc_timestamp(now: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ReportError(f"cannot read the existing report file {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError:
-        return ""
-
-
 def _previous_timestamp(json_text: str | None) -> str | None:
     """The ``generated_at`` of the report on disk, or None when there is none (or it is not ours)."""
     if not json_text:
@@ -118,7 +107,7 @@ def plan_report(directory: str, report: dict[str, Any], name: str = DEFAULT_NAME
     Returns ``paths``, ``contents`` and ``before`` (by kind), ``generated_at`` and ``same``.
     """
     paths = report_paths(directory, name)
-    on_disk = {kind: _read(path) for kind, path in paths.items()}
+    on_disk = {kind: previous_text(path, "report file") for kind, path in paths.items()}
     previous = _previous_timestamp(on_disk["json"])
     if previous:
         contents = render_all(report, previous)

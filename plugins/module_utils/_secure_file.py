@@ -1,6 +1,7 @@
 # Copyright (c) configmgr.cmg contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Files that hold key material: read bounded, written atomically with mode 0600.
+"""Files the collection reads and writes: key material read bounded and written atomically with mode 0600, and
+the text a report file held before it is written again.
 
 A write goes to a temporary file in the target's directory, created with mode 0600 (so the
 secret is never readable by others, not even for a moment), flushed to disk, then renamed over
@@ -31,6 +32,25 @@ def read_bounded(path: str, what: str, limit: int = MAX_FILE_BYTES) -> bytes | N
     if len(data) > limit:
         raise CmgError(f"{what} {path} is larger than {limit} bytes: give the right file")
     return data
+
+
+def previous_text(path: str, what: str, limit: int = MAX_FILE_BYTES) -> str | None:
+    """The text ``path`` holds before it is written again, to compare with the new text: None when it does not
+    exist, ``""`` when it is not UTF-8 text or larger than ``limit`` (so it differs and is rewritten); a
+    :class:`CmgError` when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CmgError(f"cannot read the existing {what} {path}: {exc.strerror or exc}: check its permissions") from exc
+    if len(data) > limit:
+        return ""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
 
 
 def write_atomic(path: str, data: bytes, mode: int = SECRET_MODE) -> None:

@@ -113,6 +113,7 @@ from ansible_collections.configmgr.cmg.plugins.module_utils._monitor import (
     SUMMARY_FILES, build_summary, cmg_file, render_all)
 from ansible_collections.configmgr.cmg.plugins.module_utils._module import run
 from ansible_collections.configmgr.cmg.plugins.module_utils._errors import CmgError
+from ansible_collections.configmgr.cmg.plugins.module_utils._secure_file import previous_text
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},
@@ -121,16 +122,6 @@ ARGUMENT_SPEC = {
     "renew_playbook": {"type": "str"},
     "mode": {"type": "raw", "default": "0644"},
 }
-
-
-def _current(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise CmgError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _write(module: AnsibleModule, path: str, text: str) -> None:
@@ -147,7 +138,7 @@ def report(module: AnsibleModule) -> dict:
     dest = params["dest"]
     files = render_all(summary)
     paths = {name: os.path.join(dest, name) for name in files}
-    before = {name: _current(path) for name, path in paths.items()} if os.path.isdir(dest) else {}
+    before = {name: previous_text(path, "monitor report file") for name, path in paths.items()} if os.path.isdir(dest) else {}
     stale = [name for name in files if before.get(name) != files[name]]
     changed = bool(stale)
     if not module.check_mode:

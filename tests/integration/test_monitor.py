@@ -20,7 +20,7 @@ import yaml
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.support import pki
-from tests.support.ansible import BIN, ansible_env, play, run_playbook
+from tests.support.ansible import BIN, ansible_env, play, run_playbook, run_task
 from tests.support.endpoints import CmgPki, TlsServer, add_cmg, closed_port, cmg_bind, cmg_pki
 
 pytestmark = [pytest.mark.integration, pytest.mark.bind]
@@ -175,3 +175,17 @@ def test_endpoint_info_task_hides_the_password_and_runs_in_check_mode(fleet: Fle
     assert result["expected"] == {"by": "certificate", "matches": False}
     assert result["msg"].startswith("cmg00.contoso.test: 1 finding(s) at error level or worse: not_expected_certificate")
     assert pki.PASSWORD not in run.stdout + run.stderr + json.dumps(run.results)
+
+
+@pytest.mark.parametrize("previous", [b"\xff\xfe not UTF-8", b"x" * (1024 * 1024 + 1)], ids=["binary", "oversized"])
+def test_a_previous_summary_that_is_not_a_report_is_rewritten(tmp_path: Path, previous: bytes) -> None:
+    """cmg_monitor_report reads what its summary files held within a bound: a file that is not UTF-8 text, or
+    larger than any report, differs and is rewritten (it used to fail with a decode error)."""
+    dest = tmp_path / "monitor"
+    dest.mkdir()
+    (dest / "cmg-monitor.md").write_bytes(previous)
+    run = run_task("cmg_monitor_report", {"dest": str(dest), "results": {}})
+    assert run.rc == 0 and run.result.get("failed") is not True, run.result
+    assert run.result["changed"] is True
+    assert (dest / "cmg-monitor.md").read_text(encoding="utf-8").startswith("#")
+    assert run_task("cmg_monitor_report", {"dest": str(dest), "results": {}}).result["changed"] is False

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
+from ansible_collections.configmgr.cmg.plugins.module_utils._errors import CmgError
 from ansible_collections.configmgr.cmg.plugins.module_utils import _certificate, _report, _report_model
 from ansible_collections.configmgr.cmg.plugins.module_utils._naming import derive_names
 from ansible_collections.configmgr.cmg.plugins.module_utils._report import (
@@ -401,10 +402,21 @@ def test_edited_file_is_rewritten(tmp_path) -> None:
     assert write_plan(tmp_path, build_report(full_results()), LATER)["same"] is False
 
 
+@pytest.mark.parametrize("previous", [b"\xff\xfe not UTF-8", b"x" * (1024 * 1024 + 1)], ids=["binary", "oversized"])
+def test_a_previous_file_that_is_not_a_report_is_rewritten(tmp_path, previous: bytes) -> None:
+    """A file at the report's path that is not UTF-8 text, or larger than any report, is read within a bound and
+    differs from the new report: it is rewritten, never a decode error."""
+    write_plan(tmp_path, build_report(full_results()), NOW)
+    (tmp_path / FILES["markdown"]).write_bytes(previous)
+    plan = write_plan(tmp_path, build_report(full_results()), LATER)
+    assert plan["same"] is False
+    assert (tmp_path / FILES["markdown"]).read_text(encoding="utf-8").startswith("# CMG readiness")
+
+
 def test_dest_that_is_a_file_fails_clearly(tmp_path) -> None:
     target = tmp_path / "file"
     target.write_text("x", encoding="utf-8")
-    with pytest.raises(ReportError, match="cannot read the existing report file"):
+    with pytest.raises(CmgError, match="cannot read the existing report file"):
         plan_report(str(target), build_report(full_results()))
 
 

@@ -38,4 +38,4 @@ def test_payload_leaves_out_what_the_module_never_uses(module: str, absent: set[
 
 
 def test_monitor_payload_is_its_own_files() -> None:
-    assert shipped("cmg_monitor_report") == {"_endpoint_findings", "_errors", "_module", "_monitor"}
+    assert shipped("cmg_monitor_report") == {"_endpoint_findings", "_errors", "_module", "_monitor", "_secure_file"}
