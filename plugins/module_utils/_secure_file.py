@@ -20,16 +20,23 @@ MAX_FILE_BYTES = 1024 * 1024
 SECRET_MODE = 0o600
 
 
+def _read_upto(path: str, limit: int) -> bytes | None:
+    """At most ``limit + 1`` bytes of ``path`` (one more than allowed tells a file that is too large); None when it
+    does not exist; other :class:`OSError` s are the caller's to word."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit + 1)
+    except FileNotFoundError:
+        return None
+
+
 def read_bounded(path: str, what: str, limit: int = MAX_FILE_BYTES) -> bytes | None:
     """The bytes of ``path``; None when it does not exist; a :class:`CmgError` when unreadable or too large."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
-    except FileNotFoundError:
-        return None
+        data = _read_upto(path, limit)
     except OSError as exc:
         raise CmgError(f"{what} {path} cannot be read: {exc.strerror or exc}: check the path and its permissions") from exc
-    if len(data) > limit:
+    if data is not None and len(data) > limit:
         raise CmgError(f"{what} {path} is larger than {limit} bytes: give the right file")
     return data
 
@@ -39,16 +46,13 @@ def previous_text(path: str, what: str, limit: int = MAX_FILE_BYTES) -> str | No
     exist, ``""`` when it is not UTF-8 text or larger than ``limit`` (so it differs and is rewritten); a
     :class:`CmgError` when it cannot be read."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
-    except FileNotFoundError:
-        return None
+        data = _read_upto(path, limit)
     except OSError as exc:
         raise CmgError(f"cannot read the existing {what} {path}: {exc.strerror or exc}: check its permissions") from exc
-    if len(data) > limit:
-        return ""
+    if data is None:
+        return None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8") if len(data) <= limit else ""
     except UnicodeDecodeError:
         return ""
 
