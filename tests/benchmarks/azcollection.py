@@ -55,6 +55,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.task_overhead import counts, rss_interpreter, uptime
 from tests.support.ansible import BIN, COLLECTIONS, ROOT, ansible_env, play
 from tests.support.azure_sandbox import AzureSandbox
 
@@ -178,15 +179,6 @@ def tasks() -> list[Task]:
     ]
 
 
-def rss_wrapper(workdir: Path, python: Path) -> Path:
-    """An interpreter that runs ``python`` under GNU ``time`` and appends the peak RSS (KiB) to ``$CMG_BENCH_RSS_FILE``."""
-    wrapper = workdir / f"python-rss-{python.parent.parent.name}"
-    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/time -q -f %M -a -o "$CMG_BENCH_RSS_FILE" {python} "$@"\n',
-                       encoding="utf-8")
-    wrapper.chmod(0o755)
-    return wrapper
-
-
 def run_task(sandbox: AzureSandbox, task: Task, workdir: Path, timed: bool = True) -> None:
     """One ansible-playbook run of ``task`` with its venv's ansible-playbook; records time, RSS and requests."""
     playbook = workdir / f"{task.label.split()[0]}-{task.bin_dir.parent.name}.yml"
@@ -200,7 +192,7 @@ def run_task(sandbox: AzureSandbox, task: Task, workdir: Path, timed: bool = Tru
     env = ansible_env(sandbox.env())
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(task.collections), "PATH": f"{task.bin_dir}{os.pathsep}{env['PATH']}",
                 "CMG_BENCH_RSS_FILE": str(rss_file), "RECORD_RESULTS_FILE": str(results_file)})
-    interpreter = rss_wrapper(workdir, task.bin_dir / "python")
+    interpreter = rss_interpreter(workdir, task.bin_dir / "python")
     command = [str(task.bin_dir / "ansible-playbook"), str(playbook), "-e", f"ansible_python_interpreter={interpreter}"]
     sandbox.clear_requests()
     started = time.monotonic()
@@ -282,10 +274,6 @@ def _spread(values: list[float], floor: list[float], fmt: str) -> str:
     return f"{format(statistics.median(values), fmt)} [{format(min(values), fmt)}-{format(max(values), fmt)}] ({ratio:.2f}x)"
 
 
-def _counts(values: list[int]) -> str:
-    return str(values[0]) if len(set(values)) == 1 else "/".join(str(value) for value in values)
-
-
 def as_table(cases: list[Task]) -> str:
     """Markdown: median [min-max] (ratio to ping under .venv) of each figure, and the counts."""
     ping = cases[0]
@@ -296,9 +284,9 @@ def as_table(cases: list[Task]) -> str:
         other = [a - b for a, b in zip(task.requests, task.arm)]
         lines.append(f"| {task.label} | {_spread(task.seconds, ping.seconds, '.2f')} "
                      f"| {_spread([v / 1024 for v in task.rss_kib], [v / 1024 for v in ping.rss_kib], '.1f')} "
-                     f"| {_spread(task.process_seconds, ping.process_seconds, '.2f')} | {_counts(task.process_modules)} "
-                     f"| {_counts(task.requests)} ({_counts(other)} / {_counts(task.arm)} / {_counts(task.writes)}) "
-                     f"| {_counts(task.connections)} |")
+                     f"| {_spread(task.process_seconds, ping.process_seconds, '.2f')} | {counts(task.process_modules)} "
+                     f"| {counts(task.requests)} ({counts(other)} / {counts(task.arm)} / {counts(task.writes)}) "
+                     f"| {counts(task.connections)} |")
     return "\n".join(lines)
 
 
@@ -333,11 +321,6 @@ def problems(cases: list[Task]) -> list[str]:
         if any(task.writes):
             found.append(f"{task.label}: sent writes {task.writes}")
     return found
-
-
-def uptime() -> str:
-    """The machine's load, as ``uptime`` says it."""
-    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,11 +73,6 @@ def figure(name: str, values: list[float], floor: list[float] | None, unit: str,
     return item
 
 
-def uptime() -> str:
-    """The machine's load, as ``uptime`` says it."""
-    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
-
-
 def acme_client_side(fixtures: task_overhead.Fixtures, runs: int) -> dict[str, Any]:
     """``cmg_cert_acme`` renewing a certificate from Pebble over DNS-01 in BIND, ``runs`` times: wall time, and
     wall time minus what it waited for (HTTP to the CA, DNS messages, sleeps) from the harness's probes."""
@@ -120,7 +115,7 @@ def measure(runs: int) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "ansible_core": subprocess.run([str(BIN / "ansible"), "--version"], capture_output=True, text=True,
                                                    env=ansible_env(), check=False).stdout.splitlines()[0],
-                    "uptime_before": uptime()},
+                    "uptime_before": task_overhead.uptime()},
         "runs": runs,
     }
     with task_overhead.environment() as fixtures, role_rerun() as role:
@@ -130,7 +125,7 @@ def measure(runs: int) -> dict[str, Any]:
         fixtures.sandbox.reset()
         name_checks = measure_name_checks(fixtures.sandbox)
         acme = acme_client_side(fixtures, max(3, runs // 2))
-    results["machine"]["uptime_after"] = uptime()
+    results["machine"]["uptime_after"] = task_overhead.uptime()
     results["tasks"] = task_results(tasks)
     results["role"] = role_results(role)
     results["name_checks"] = {**name_checks, "target_extra": NAME_CHECKS_EXTRA, "ok": name_checks["extra"] <= NAME_CHECKS_EXTRA}

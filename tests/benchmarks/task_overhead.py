@@ -185,14 +185,15 @@ def prepare(fixtures: Fixtures, env: dict[str, str]) -> None:
 # Measuring
 # ------------------------------------------------------------------------------------------------
 
-def rss_interpreter(workdir: Path) -> Path:
-    """A Python interpreter for Ansible that runs the real one under GNU ``time`` and appends the peak RSS (KiB)
-    of each module process (the AnsiballZ wrapper runs the module in its own process) to ``$CMG_BENCH_RSS_FILE``.
+def rss_interpreter(workdir: Path, python: Path = BIN / "python") -> Path:
+    """A Python interpreter for Ansible that runs ``python`` (this venv's by default) under GNU ``time`` and appends
+    the peak RSS (KiB) of each module process (the AnsiballZ wrapper runs the module in its own process) to
+    ``$CMG_BENCH_RSS_FILE``.
 
     Every task, ping included, goes through it, so its few milliseconds are part of the floor too.
     """
-    wrapper = workdir / "python-rss"
-    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/time -q -f %M -a -o "$CMG_BENCH_RSS_FILE" {BIN / "python"} "$@"\n',
+    wrapper = workdir / f"python-rss-{python.parent.parent.name}"
+    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/time -q -f %M -a -o "$CMG_BENCH_RSS_FILE" {python} "$@"\n',
                        encoding="utf-8")
     wrapper.chmod(0o755)
     return wrapper
@@ -338,8 +339,14 @@ def problems(results: list[Measured]) -> list[str]:
     return found
 
 
-def _spread(values: list[int]) -> str:
+def counts(values: list[int]) -> str:
+    """A count of every run: one number when all runs agree, else each run's (``1/2/1``)."""
     return str(values[0]) if len(set(values)) == 1 else "/".join(str(value) for value in values)
+
+
+def uptime() -> str:
+    """The machine's load, as ``uptime`` says it."""
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def as_table(results: list[Measured]) -> str:
@@ -351,7 +358,7 @@ def as_table(results: list[Measured]) -> str:
     for item in results:
         heavy = ", ".join(f"{name} {seconds:.2f}" for name, seconds in item.heavy_imports.items() if name != "total") or "none"
         lines.append(f"| {item.label} | {item.median:.2f} | {item.median - ping.median:+.2f} | {item.process_seconds:.2f} "
-                     f"| {_spread(item.tokens)} | {_spread(item.arm)} | {_spread(item.writes)} "
+                     f"| {counts(item.tokens)} | {counts(item.arm)} | {counts(item.writes)} "
                      f"| {statistics.median(item.module_counts):.0f} | {statistics.median(item.rss_kib) / 1024:.1f} "
                      f"| {item.heavy_imports.get('total', 0.0):.2f} | {heavy} |")
     return "\n".join(lines)
